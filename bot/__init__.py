@@ -1,0 +1,1 @@
+"""Complaints intake bot for UK social housing landlords."""

@@ -1,0 +1,56 @@
+"""Composition root: settings in, adapters wired to the services, tasks started, SIGINT/SIGTERM drain.
+
+Logs one line per component: what started and where, or what is off because it is not configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import AsyncExitStack
+
+from storage.db import make_engine, migrate, sessions
+
+from . import logs
+from .service import Services
+from .settings import Settings
+
+log = logging.getLogger("bot")
+
+
+def _describe_db(url: str) -> str:
+    if url.startswith("sqlite"):
+        return f"SQLite file {url.split('///', 1)[-1]}"
+    return "PostgreSQL at " + url.split("@", 1)[-1]
+
+
+async def run_forever(settings: Settings, ready: asyncio.Event | None = None,
+                      stop: asyncio.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or `stop` is set); returns the process exit code."""
+    logs.setup(settings.bot.log_level, settings.bot.log_format)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    revision = await migrate(engine)
+    log.info("database: %s, schema at revision %s", _describe_db(settings.database_url), revision)
+    services = Services(sessions(engine))
+
+    from .components import start_components
+    async with AsyncExitStack() as stack:
+        await start_components(settings, services, stack, stop)
+        log.info("bot: running with policy %s; stop with Ctrl-C or SIGTERM", settings.bot.policy)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("bot: stopping")
+    await engine.dispose()
+    log.info("bot: stopped cleanly")
+    return 0

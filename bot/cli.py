@@ -1,0 +1,280 @@
+"""`python -m bot`: the command line. Each command is a thin shell over settings, services and the core."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from typing import Any, Callable, Coroutine
+
+import click
+
+from . import policies
+from .core.errors import BotError, ConfigError
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+def _emit(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+class BotGroup(click.Group):
+    """Turns the bot's own errors into one clear line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BotError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=BotGroup)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="BOT_CONFIG",
+              help="Settings file (default: config/bot.toml; also $BOT_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Complaints intake bot for UK social housing landlords."""
+    ctx.obj = {"config": config_path}
+
+
+def settings_of(ctx: click.Context):
+    from .settings import load_settings
+    return load_settings(ctx.obj.get("config"))
+
+
+def services_of(ctx: click.Context):
+    """Services over the configured database, after bringing its schema up to date."""
+    from storage.db import make_engine, migrate, sessions
+    from .service import Services
+    settings = settings_of(ctx)
+
+    async def build() -> tuple[Any, Any]:
+        engine = make_engine(settings.database_url)
+        await migrate(engine)
+        return engine, Services(sessions(engine))
+    return settings, build
+
+
+def with_services(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    """Run an async command body with (settings, services) and dispose of the engine afterwards."""
+    @click.pass_context
+    def wrapper(ctx: click.Context, **kwargs: Any) -> Any:
+        settings, build = services_of(ctx)
+
+        async def go() -> Any:
+            engine, services = await build()
+            try:
+                return await fn(settings, services, **kwargs)
+            finally:
+                await engine.dispose()
+        return _run(go())
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+# -- run -------------------------------------------------------------------------------------------
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the bot: SMTP listener, IMAP mailboxes, Slack, outbox sender, scheduler (what is configured)."""
+    from .app import run_forever
+    settings = settings_of(ctx)
+    sys.exit(_run(run_forever(settings)))
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the database schema."""
+    from storage.db import make_engine, migrate as do_migrate
+    settings = settings_of(ctx)
+
+    async def go() -> str:
+        engine = make_engine(settings.database_url)
+        try:
+            return await do_migrate(engine)
+        finally:
+            await engine.dispose()
+    click.echo(f"schema at revision {_run(go())}")
+
+
+# -- deadlines and policies ------------------------------------------------------------------------
+@main.command()
+@click.option("--policy", "policy_name", default=policies.DEFAULT_POLICY, show_default=True)
+@click.option("--received", required=True, help="When it was received, ISO-8601 (e.g. 2025-12-24T16:30:00Z).")
+@click.option("--stage", type=int, default=1, show_default=True)
+@click.option("--region", type=click.Choice(["ENG", "WLS", "SCT", "NIR"]), default=None,
+              help="Bank-holiday region (default: the policy's).")
+@click.option("--acknowledged", default=None, help="Actual acknowledgement date, YYYY-MM-DD.")
+@click.option("--representative", type=click.Choice(["mp", "councillor", "board_member"]), default=None,
+              help="Add the policy's clocks for an MP / councillor / board member enquiry.")
+def deadlines(policy_name: str, received: str, stage: int, region: str | None, acknowledged: str | None,
+              representative: str | None) -> None:
+    """When is it due? Prints one JSON object with day 0 and every deadline the policy defines."""
+    from .core.clocks import start_stage
+    policy = policies.load(policy_name)
+    try:
+        when: dt.datetime | dt.date = dt.datetime.fromisoformat(received.replace("Z", "+00:00"))
+        if "T" not in received and " " not in received:
+            when = dt.date.fromisoformat(received)
+    except ValueError:
+        raise ConfigError(f"--received: not an ISO-8601 date or time ({received!r})") from None
+    cal = policy.calendar(region)
+    clock = start_stage(policy, stage, when, cal)
+    if acknowledged:
+        try:
+            clock = clock.acknowledge(dt.date.fromisoformat(acknowledged))
+        except ValueError:
+            raise ConfigError(f"--acknowledged: not a date YYYY-MM-DD ({acknowledged!r})") from None
+    due = clock.deadlines(policy, cal, representative)
+    click.echo(json.dumps({"policy": policy.id, "stage": stage, "region": cal.region, "start": clock.start.isoformat(),
+                           "deadlines": {k: (v.isoformat() if v else None) for k, v in due.items()}}))
+
+
+@main.group()
+def policy() -> None:
+    """Policy profiles: list them, show one, check one against the 2024 Code."""
+
+
+@policy.command("list")
+def policy_list() -> None:
+    """The profiles in config/policies/."""
+    for name in policies.available():
+        p = policies.load(name)
+        stages = ", ".join(s.name for s in p.formal_stages)
+        click.echo(f"{name:20} {p.name}  [{len(p.formal_stages)} stages: {stages}]")
+
+
+@policy.command("check")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def policy_check(name: str, as_json: bool) -> None:
+    """List every departure of profile NAME from the Housing Ombudsman's Code, with the Code's rule."""
+    from .core.policy_check import compare
+    findings = compare(policies.load(name), policies.load(policies.DEFAULT_POLICY))
+    if as_json:
+        _emit([f.as_dict() for f in findings])
+        return
+    departures = [f for f in findings if f.kind == "departure"]
+    click.echo(f"{name}: {len(departures)} departure(s) from the Complaint Handling Code 2024")
+    for kind in ("departure", "stricter", "note"):
+        for f in (f for f in findings if f.kind == kind):
+            click.echo(f"\n[{f.kind}] {f.topic}\n  policy: {f.profile}\n  Code:   {f.code}")
+
+
+@policy.command("show")
+@click.argument("name")
+def policy_show(name: str) -> None:
+    """A profile's stages, targets and reason handling, with sources."""
+    p = policies.load(name)
+    click.echo(f"{p.id}: {p.name}\nsource: {p.source_document}\nregion: {p.region}  cut-off: {p.cutoff:%H:%M}")
+    click.echo(f"time limit: {p.time_limit_months or 'none'} months  anonymous: {p.anonymous}")
+    for s in p.stages:
+        click.echo(f"\nstage {s.number}: {s.name}{' (informal, no clock)' if s.informal else ''}")
+        for t in s.targets.values():
+            click.echo(f"  {t.name}: {t.days} working days from {t.counts_from}  [{t.source}]")
+        if s.holding_response:
+            click.echo(f"  holding response: {s.holding_response.days_before} wd before respond  "
+                       f"[{s.holding_response.source}]")
+        if s.draft_response:
+            click.echo(f"  draft response: {s.draft_response.days_before} wd before respond  [{s.draft_response.source}]")
+        click.echo(f"  max extension: {s.max_extension if s.max_extension is not None else 'none stated'}")
+    click.echo("\nreasons:")
+    for reason, rule in p.reasons.items():
+        click.echo(f"  {reason:22} {rule.action:16} {rule.route_to}")
+
+
+# -- cases -----------------------------------------------------------------------------------------
+@main.group()
+def cases() -> None:
+    """Read cases and record team leads' decisions."""
+
+
+@cases.command("list")
+@click.option("--status", default=None)
+@click.option("--due-within", type=int, default=None, help="Working days; overdue cases included.")
+@click.option("--json", "as_json", is_flag=True)
+@with_services
+async def cases_list(settings, services, status: str | None, due_within: int | None, as_json: bool) -> None:
+    """Cases, oldest first."""
+    rows = await services.list_cases(status=status, due_within=due_within,
+                                     calendar=policies.load(settings.bot.policy).calendar(settings.bot.region))
+    if as_json:
+        _emit(rows)
+        return
+    if not rows:
+        click.echo("no cases")
+    for r in rows:
+        label = r["confirmed_label"] or (f"{r['suggested_label']}?" if r["suggested_label"] else "-")
+        click.echo(f"{r['reference']}  {r['status']:20} stage {r['stage']}  {label:18} due {r['next_due'] or '-':10}"
+                   f"  {r['channel']:5}  {r['sender'] or ''}")
+
+
+@cases.command("show")
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True)
+@with_services
+async def cases_show(settings, services, reference: str, as_json: bool) -> None:
+    """One case: status, clocks and history."""
+    case = await services.show(reference)
+    if as_json:
+        _emit(case)
+        return
+    click.echo(f"{case['reference']}  {case['status']}  stage {case['stage']}  policy {case['policy']}")
+    click.echo(f"from: {case['sender']} via {case['channel']}  received {case['received_at']}")
+    click.echo(f"suggested: {case['suggested_label']} {case['suggested_reason'] or ''}  "
+               f"confirmed: {case['confirmed_label'] or '-'} {case['confirmed_reason'] or ''}")
+    for c in case["clocks"]:
+        click.echo(f"stage {c['stage']} clock: start {c['start']}  " +
+                   "  ".join(f"{k} {v}" for k, v in c["deadlines"].items()) +
+                   (f"  BREACHED: {', '.join(c['breached'])}" if c["breached"] else ""))
+    click.echo("history:")
+    for e in case["history"]:
+        click.echo(f"  {e['at']}  {e['kind']:20} by {e['actor']} ({e['channel']})")
+
+
+@cases.command("decide")
+@click.argument("reference")
+@click.option("--as", "decision", required=True,
+              type=click.Choice(["complaint", "service_request", "excluded", "not_a_case"]))
+@click.option("--reason", default=None, help="Exclusion reason (required with --as excluded).")
+@click.option("--by", "by", required=True, help="The team lead's name.")
+@click.option("--consent/--no-consent", default=None, help="Representative's permission to act was recorded.")
+@with_services
+async def cases_decide(settings, services, reference: str, decision: str, reason: str | None, by: str,
+                       consent: bool | None) -> None:
+    """Record a team lead's decision (the same code path as the Slack buttons)."""
+    out = await services.decide(reference, decision, by=by, reason=reason, consent=consent)
+    click.echo(f"{out['reference']}: {out['status']} (decided by {out['decided_by']}); deadlines {out['deadlines']}")
+
+
+def _lifecycle_command(name: str, action: str, help_text: str, extra: list[click.Option] | None = None) -> None:
+    @cases.command(name, help=help_text)
+    @click.argument("reference")
+    @click.option("--by", "by", required=True, help="Who did it.")
+    @with_services
+    async def command(settings, services, reference: str, by: str, **kwargs: Any) -> None:
+        out = await services.transition(reference, action, by=by, **kwargs)
+        click.echo(f"{out['reference']}: {out['status']} stage {out['stage']}; deadlines {out['deadlines']}")
+    for opt in extra or []:
+        command.params.append(opt)
+
+
+_lifecycle_command("acknowledge", "acknowledge", "Record that the stage's acknowledgement was sent.")
+_lifecycle_command("respond", "respond", "Record the stage's response and its outcome.",
+                   [click.Option(["--outcome"], required=True,
+                                 type=click.Choice(["upheld", "partly_upheld", "not_upheld", "resolved"]))])
+_lifecycle_command("escalate", "request_escalation", "Record the resident's request for the next stage.",
+                   [click.Option(["--late-accepted"], is_flag=True, help="Accept a request after the window.")])
+_lifecycle_command("extend", "extend", "Extend the response deadline (the policy caps it).",
+                   [click.Option(["--days"], type=int, required=True), click.Option(["--reason"], required=True)])
+_lifecycle_command("pause", "pause", "Pause the clock (e.g. mediation, where the policy allows it).",
+                   [click.Option(["--reason"], required=True)])
+_lifecycle_command("resume", "resume", "Resume a paused clock.")
+_lifecycle_command("close", "close", "Close the case.")

@@ -1,0 +1,133 @@
+"""Application services: the use cases the CLI, the mail worker and Slack share, one unit of work each.
+
+The rules live in the core (lifecycle, clocks, triage, intake); this module loads and saves through the
+repository, so `python -m bot cases decide` and a Slack button run the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Callable, Awaitable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import models as m
+from storage.db import unit_of_work
+from storage.repository import CaseRecord, Repository, aware
+
+from .core.calendar import WorkingCalendar
+from .core.lifecycle import Case, Event
+from .core.policy import Policy
+
+Hook = Callable[[Repository, CaseRecord, Event], Awaitable[None]]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class Services:
+    """The use cases, bound to one database; `after_decision` hooks queue letters and notify Slack."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    after_decision: list[Hook] | None = None
+
+    async def open_case(self, repo: Repository, *, policy: Policy, channel: str, received_at: dt.datetime,
+                        region: str | None = None, events: list[Event] | None = None, **fields: Any) -> CaseRecord:
+        """A new case with the next reference, inside the caller's unit of work."""
+        year = policy.calendar(region).local(received_at).year
+        reference = await repo.next_reference(year)
+        case = Case(reference=reference, policy=policy, received_at=received_at, region=region)
+        opened = Event("received", now(), actor=fields.get("passed_on_by") or "bot", channel=channel,
+                       data={"received_at": received_at.isoformat(), "policy": policy.id})
+        return await repo.create_case(case, [opened, *(events or [])], channel=channel, **fields)
+
+    async def decide(self, reference: str, decision: str, by: str, reason: str | None = None,
+                     channel: str = "cli", consent: bool | None = None, at: dt.datetime | None = None) -> dict:
+        async with unit_of_work(self.sessions) as session:
+            repo = Repository(session)
+            record = await repo.get(reference, for_update=True)
+            event = record.case.decide(decision, by=by, at=at or now(), reason=reason, channel=channel,
+                                       consent=consent)
+            await repo.save(record, [event])
+            for hook in self.after_decision or []:
+                await hook(repo, record, event)
+            return case_summary(record.row)
+
+    async def transition(self, reference: str, action: str, by: str, channel: str = "cli",
+                         at: dt.datetime | None = None, **kwargs: Any) -> dict:
+        """acknowledge / respond / request_escalation / extend / pause / resume / close, by name."""
+        async with unit_of_work(self.sessions) as session:
+            repo = Repository(session)
+            record = await repo.get(reference, for_update=True)
+            event = getattr(record.case, action)(at=at or now(), by=by, channel=channel, **kwargs)
+            await repo.save(record, [event])
+            return case_summary(record.row)
+
+    async def list_cases(self, status: str | None = None, due_within: int | None = None,
+                         calendar: WorkingCalendar | None = None, today: dt.date | None = None) -> list[dict]:
+        """Cases by status and/or with a deadline within `due_within` working days (overdue included)."""
+        async with self.sessions() as session:
+            repo = Repository(session)
+            due_by = None
+            if due_within is not None:
+                cal = calendar or WorkingCalendar()
+                due_by = cal.add(cal.on_or_after(today or dt.date.today()), due_within)
+            return [case_summary(row) for row in await repo.list_cases(status=status, due_by=due_by)]
+
+    async def show(self, reference: str) -> dict:
+        async with self.sessions() as session:
+            repo = Repository(session)
+            record = await repo.get(reference)
+            out = case_summary(record.row)
+            out["history"] = [
+                {"at": aware(e.at).isoformat(), "kind": e.kind, "actor": e.actor, "channel": e.channel, "data": e.data}
+                for e in await repo.events(record.row.id)]
+            out["messages"] = [
+                {"id": msg.id, "role": msg.role, "channel": msg.channel, "sender": msg.sender,
+                 "received_at": aware(msg.received_at).isoformat(), "subject": msg.subject, "text": msg.text,
+                 "auto_reply": msg.auto_reply}
+                for msg in await repo.messages(record.row.id)]
+            return out
+
+
+def case_summary(row: m.Case) -> dict:
+    clocks = {c.stage: c for c in row.clocks}
+    current = clocks.get(row.stage)
+    return {
+        "reference": row.reference,
+        "status": row.status,
+        "stage": row.stage,
+        "policy": row.policy,
+        "channel": row.channel,
+        "sender": row.resident_email or row.resident_name,
+        "resident_name": row.resident_name,
+        "passed_on_by": row.passed_on_by,
+        "representative": row.representative,
+        "representative_consent": row.representative_consent,
+        "received_at": aware(row.received_at).isoformat(),
+        "subject": row.subject,
+        "suggested_label": row.suggested_label,
+        "suggested_reason": row.suggested_reason,
+        "suggestion": row.suggestion,
+        "confirmed_label": row.confirmed_label,
+        "confirmed_reason": row.confirmed_reason,
+        "decided_by": row.decided_by,
+        "outcome": row.outcome,
+        "escalation_flagged": row.escalation_flagged,
+        "urgent_hazard": row.urgent_hazard,
+        "next_due": row.next_due.isoformat() if row.next_due else None,
+        "deadlines": dict(current.deadlines) if current else {},
+        "breached": list(current.breached) if current else [],
+        "clocks": [
+            {"stage": c.stage, "start": c.start.isoformat(), "acknowledged_on": _iso(c.acknowledged_on),
+             "responded_on": _iso(c.responded_on), "stopped_on": _iso(c.stopped_on), "extensions": c.extensions,
+             "pauses": c.pauses, "deadlines": c.deadlines, "breached": c.breached}
+            for c in row.clocks],
+    }
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None
