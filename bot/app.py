@@ -9,6 +9,7 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from typing import Any, Callable
 
 from storage.db import make_engine, migrate, sessions
 
@@ -25,7 +26,7 @@ def _describe_db(url: str) -> str:
     return "PostgreSQL at " + url.split("@", 1)[-1]
 
 
-async def run_forever(settings: Settings, ready: asyncio.Event | None = None,
+async def run_forever(settings: Settings, on_ready: Callable[[Any], None] | None = None,
                       stop: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); returns the process exit code."""
     logs.setup(settings.bot.log_level, settings.bot.log_format)
@@ -45,10 +46,10 @@ async def run_forever(settings: Settings, ready: asyncio.Event | None = None,
 
     from .components import start_components
     async with AsyncExitStack() as stack:
-        await start_components(settings, services, stack, stop)
+        running = await start_components(settings, services, stack, stop)
         log.info("bot: running with policy %s; stop with Ctrl-C or SIGTERM", settings.bot.policy)
-        if ready is not None:
-            ready.set()
+        if on_ready is not None:
+            on_ready(running)
         await stop.wait()
         log.info("bot: stopping")
     await engine.dispose()

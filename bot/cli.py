@@ -278,3 +278,110 @@ _lifecycle_command("pause", "pause", "Pause the clock (e.g. mediation, where the
                    [click.Option(["--reason"], required=True)])
 _lifecycle_command("resume", "resume", "Resume a paused clock.")
 _lifecycle_command("close", "close", "Close the case.")
+
+
+# -- mail ------------------------------------------------------------------------------------------
+@main.command()
+@click.argument("file", type=click.File("rb"))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def parse(ctx: click.Context, file, as_json: bool) -> None:  # noqa: ANN001
+    """Show what the bot understands of one raw email FILE (.eml), without storing it."""
+    from .mail.parse import parse_email
+    settings = settings_of(ctx)
+    parsed = parse_email(file.read(), ours=settings.our_addresses,
+                         max_attachment_bytes=settings.attachments.max_bytes)
+    out = parsed.as_json()
+    if as_json:
+        _emit(out)
+        return
+    click.echo(f"sender:        {parsed.sender}")
+    click.echo(f"reply address: {parsed.reply_address}")
+    click.echo(f"complainant:   {parsed.complainant}")
+    click.echo(f"passed on by:  {parsed.forwarded_by or '-'}")
+    click.echo(f"subject:       {parsed.subject}")
+    click.echo(f"received:      {parsed.received_at.isoformat()}")
+    click.echo(f"case ref:      {parsed.case_reference or '-'}")
+    click.echo(f"machine-made:  {parsed.auto_reply or 'no'}")
+    click.echo(f"attachments:   {', '.join(f'{a.filename} ({a.content_type}, {a.size} B)' for a in parsed.attachments) or '-'}")
+    click.echo(f"\n--- text ---\n{parsed.text}")
+    if parsed.signature:
+        click.echo(f"\n--- signature ---\n{parsed.signature}")
+    if parsed.quoted:
+        click.echo(f"\n--- quoted ---\n{parsed.quoted}")
+
+
+@main.command()
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed", "suppressed"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_services
+async def outbox(settings, services, status: str | None, as_json: bool) -> None:
+    """Letters written to residents: recipient, subject, case, status and text."""
+    from .outbox import list_outbox
+    async with services.sessions() as session:
+        rows = await list_outbox(session, status)
+    if as_json:
+        _emit(rows)
+        return
+    if not rows:
+        click.echo("the outbox is empty")
+    for r in rows:
+        click.echo(f"#{r['id']} {r['status']:10} {r['case_reference'] or '-'}  {r['kind']:15} to {r['to']}  "
+                   f"{r['subject']}" + (f"  [{r['error']}]" if r["error"] else ""))
+
+
+@main.group()
+def quarantine() -> None:
+    """Messages that could not be parsed or stored: kept raw with the reason."""
+
+
+@quarantine.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_services
+async def quarantine_list(settings, services, as_json: bool) -> None:
+    """Quarantined messages, newest first."""
+    from sqlalchemy import select
+    from storage import models as m
+    async with services.sessions() as session:
+        rows = (await session.execute(select(m.Quarantine).order_by(m.Quarantine.id.desc()))).scalars().all()
+    out = [{"id": r.id, "source": r.source, "status": r.status, "reason": r.reason, "size": len(r.raw),
+            "attempts": r.attempts, "created_at": r.created_at.isoformat()} for r in rows]
+    if as_json:
+        _emit(out)
+        return
+    if not out:
+        click.echo("nothing in quarantine")
+    for r in out:
+        click.echo(f"#{r['id']} {r['status']:8} {r['source']:16} {r['size']:>8} B  {r['reason']}")
+
+
+@quarantine.command("retry")
+@click.argument("qid", type=int)
+@with_services
+async def quarantine_retry(settings, services, qid: int) -> None:
+    """Take quarantined message QID in again (after a fix); it stays quarantined if it still fails."""
+    from .components import build_intake, load_classifier
+    from storage import models as m
+    from storage.db import unit_of_work
+    intake = build_intake(settings, services, load_classifier(settings))
+    async with services.sessions() as session:
+        row = await session.get(m.Quarantine, qid)
+        if row is None:
+            raise ConfigError(f"no quarantined message {qid}")
+        raw, source = row.raw, row.source
+    from .mail.parse import parse_email
+    from .core.errors import ParseError
+    try:
+        parse_email(raw, ours=settings.our_addresses)
+    except ParseError as exc:
+        async with unit_of_work(services.sessions) as session:
+            row = await session.get(m.Quarantine, qid)
+            row.attempts += 1
+            row.reason = str(exc)
+        click.echo(f"#{qid} still cannot be parsed: {exc}")
+        return
+    result = await intake.take_email(raw, source)
+    async with unit_of_work(services.sessions) as session:
+        row = await session.get(m.Quarantine, qid)
+        row.status, row.attempts = "released", row.attempts + 1
+    click.echo(f"#{qid}: {result.kind} {result.case_reference or ''} ({result.why})")

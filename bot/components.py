@@ -1,37 +1,116 @@
-"""Starts each adapter that is configured and says, one line each, what is on and what is off."""
+"""Wires the adapters to the services and starts what is configured, one log line each: on or off, and where."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
 
+from .intake import Intake
+from .letters import decision_letter_hook
+from .outbox import LetterConfig
 from .service import Services
 from .settings import Settings
 
 log = logging.getLogger("bot")
 
 
+@dataclass
+class Running:
+    """What `start_components` started, for tests and for a clean stop."""
+
+    intake: Intake
+    smtp_server: Any = None
+    sender: Any = None
+    readers: list[Any] = field(default_factory=list)
+    slack: Any = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+
+def load_classifier(settings: Settings) -> Any:
+    """The classifier adapter, or None (intake still records messages, with the suggestion left empty)."""
+    try:
+        from classifiers.runtime import load_classifier as load
+    except ImportError:
+        log.info("classifier: off (not installed); messages are recorded without a suggestion")
+        return None
+    return load(settings)
+
+
+def build_intake(settings: Settings, services: Services, classifier: Any = None) -> Intake:
+    letters = LetterConfig.from_settings(settings)
+    services.after_decision = [decision_letter_hook(letters)]
+    return Intake(services.sessions, services, letters, default_policy=settings.bot.policy,
+                  region=settings.bot.region, classifier=classifier,
+                  max_attachment_bytes=settings.attachments.max_bytes)
+
+
 async def start_components(settings: Settings, services: Services, stack: AsyncExitStack,
-                           stop: asyncio.Event) -> None:
+                           stop: asyncio.Event) -> Running:
+    intake = build_intake(settings, services, load_classifier(settings))
+    running = Running(intake=intake)
+
     if settings.smtp.enabled:
         from .mail.smtp import start_listener
-        server = await start_listener(settings, services)
-        stack.push_async_callback(server.close)
+        running.smtp_server = await start_listener(settings, intake)
+
+        async def close_smtp() -> None:
+            running.smtp_server.close()
+            await running.smtp_server.wait_closed()
+        stack.push_async_callback(close_smtp)
     else:
         log.info("smtp: off (smtp.enabled = false)")
 
-    if settings.imap.mailboxes:
-        log.info("imap: not started: the IMAP reader is not built yet")
-    else:
-        log.info("imap: off (no [[imap.mailboxes]] configured)")
-
     if settings.relay.host:
-        log.info("outbound relay: not started: the sender is not built yet")
+        from .mail.sender import OutboxSender, Relay
+        relay = Relay(settings.relay.host, settings.relay.port, starttls=settings.relay.starttls,
+                      use_ssl=settings.relay.ssl, username=settings.relay.username,
+                      password=settings.relay.password())
+        sender = running.sender = OutboxSender(services.sessions, relay, settings.relay.from_address,
+                                               settings.relay.from_name, settings.relay.retry_max_seconds)
+        running.tasks.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
+        wake = lambda kind, details: _wake(sender)  # noqa: E731 - new letters go out at once
+        intake.listeners.append(wake)
+        log.info("outbound relay: sending letters via %s:%d (%s) as %s", settings.relay.host, settings.relay.port,
+                 "SSL" if settings.relay.ssl else ("STARTTLS" if settings.relay.starttls else "plain"),
+                 settings.relay.from_address)
     else:
         log.info("outbound relay: off (relay.host not set): letters stay in the outbox (python -m bot outbox)")
 
-    if settings.slack.configured:
-        log.info("slack: not started: the Slack app is not built yet")
+    if settings.imap.mailboxes:
+        from .mail.imap import MailboxReader
+        halt = threading.Event()
+        loop = asyncio.get_running_loop()
+        for mailbox in settings.imap.mailboxes:
+            reader = MailboxReader(mailbox, intake, services.sessions, loop, halt)
+            reader.start()
+            running.readers.append(reader)
+            log.info("imap %s: reading %s@%s:%d folder %s", mailbox.name, mailbox.username, mailbox.host,
+                     mailbox.port, mailbox.folder)
+
+        async def stop_readers() -> None:
+            halt.set()
+            for r in running.readers:
+                await asyncio.to_thread(r.thread.join, 10)
+        stack.push_async_callback(stop_readers)
     else:
-        log.info("slack: off (set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET or SLACK_APP_TOKEN, and slack.triage_channel)")
+        log.info("imap: off (no [[imap.mailboxes]] configured)")
+
+    if settings.slack.configured:
+        log.info("slack: configured but the Slack app is not built yet")
+    else:
+        log.info("slack: off (set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN, and slack.triage_channel)")
+
+    async def cancel_tasks() -> None:
+        for task in running.tasks:
+            task.cancel()
+        await asyncio.gather(*running.tasks, return_exceptions=True)
+    stack.push_async_callback(cancel_tasks)
+    return running
+
+
+async def _wake(sender: Any) -> None:
+    sender.wake.set()

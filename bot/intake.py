@@ -1,0 +1,206 @@
+"""The intake use case, carried out: one inbound message -> one transaction -> a case, a reply, or a record.
+
+A message is stored with its case (or as correspondence on an existing case) and its receipt letter is
+queued in the same transaction; only after that commits does the caller mark it processed (IMAP flag,
+SMTP 250). The same message seen twice is recorded once. What cannot be parsed is quarantined raw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import models as m
+from storage.db import unit_of_work
+from storage.repository import Repository
+
+from . import policies
+from .core.clocks import start_stage
+from .core.errors import NotFound, ParseError
+from .core.intake import Inbound, Route, route
+from .core.letters import greeting_name, long_date
+from .core.lifecycle import Event
+from .logs import redact_address
+from .outbox import LetterConfig, queue_letter
+from .service import Services, now
+
+log = logging.getLogger("bot.intake")
+
+
+class Classifier(Protocol):
+    """The port the classifier adapter fills: a reading of the message and the policy's suggestion."""
+
+    def __call__(self, msg: Inbound, policy_name: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    kind: str                    # new_case | attach | store_only | duplicate | quarantined
+    why: str
+    case_reference: str | None = None
+    message_row: int | None = None
+
+
+Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class Intake:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], services: Services, letters: LetterConfig,
+                 default_policy: str = policies.DEFAULT_POLICY, region: str | None = None,
+                 classifier: Classifier | None = None, max_attachment_bytes: int = 10 * 1024 * 1024) -> None:
+        self.sessions, self.services, self.letters = sessions, services, letters
+        self.default_policy, self.region, self.classifier = default_policy, region, classifier
+        self.max_attachment_bytes = max_attachment_bytes
+        self.listeners: list[Listener] = []  # told after commit: ("new_case" | "attach" ..., details)
+
+    # -- email -------------------------------------------------------------------------------------
+    async def take_email(self, raw: bytes, source: str, arrived_at: dt.datetime | None = None,
+                         policy: str | None = None) -> IntakeResult:
+        """Parse and take in one raw email; unparseable mail is quarantined with the reason (never raised)."""
+        from .mail.parse import parse_email
+        try:
+            parsed = parse_email(raw, arrived_at=arrived_at or now(), ours=self.letters.ours,
+                                 max_attachment_bytes=self.max_attachment_bytes)
+        except ParseError as exc:
+            return await self.quarantine(source, None, str(exc), raw)
+        msg = Inbound(
+            identity=parsed.identity, channel="email", source=source, received_at=parsed.received_at,
+            text=parsed.text or parsed.full_text, sender=parsed.sender.email, sender_name=parsed.sender.name,
+            reply_to=parsed.reply_address.email, complainant=parsed.complainant.email,
+            complainant_name=parsed.complainant.name,
+            forwarded_by=str(parsed.forwarded_by) if parsed.forwarded_by else None, subject=parsed.subject,
+            quoted=parsed.quoted, signature=parsed.signature, case_reference=parsed.case_reference,
+            references=parsed.references, auto_reply=parsed.auto_reply, policy=policy,
+            attachments=tuple(a.describe() for a in parsed.attachments),
+            extra={"message_id": parsed.message_id, "date": parsed.date.isoformat() if parsed.date else None})
+        try:
+            return await self.take(msg, raw)
+        except ParseError as exc:
+            return await self.quarantine(source, parsed.identity, str(exc), raw)
+
+    async def quarantine(self, source: str, identity: str | None, reason: str, raw: bytes) -> IntakeResult:
+        async with unit_of_work(self.sessions) as session:
+            row = m.Quarantine(source=source, identity=identity, reason=reason[:2000], raw=raw)
+            session.add(row)
+            await session.flush()
+            qid = row.id
+        log.warning("quarantined message %s from %s: %s", qid, source, reason[:200])
+        return IntakeResult("quarantined", reason, None, qid)
+
+    # -- any channel -------------------------------------------------------------------------------
+    async def take(self, msg: Inbound, raw: bytes | None = None) -> IntakeResult:
+        try:
+            result = await self._take(msg, raw)
+        except IntegrityError:
+            # The same message committed by another path (SMTP and IMAP, two workers) a moment ago.
+            async with self.sessions() as session:
+                existing = await Repository(session).message_by_identity(msg.identity)
+            if existing is None:
+                raise
+            result = IntakeResult("duplicate", "recorded concurrently", None, existing.id)
+        if result.kind in ("new_case", "attach"):
+            log.info("%s: %s via %s from %s", result.case_reference, result.kind, msg.source,
+                     redact_address(msg.sender))
+            for listener in self.listeners:
+                try:
+                    await listener(result.kind, {"reference": result.case_reference, "message": msg})
+                except Exception:  # noqa: BLE001 - a notifier failing never loses the case
+                    log.exception("listener failed after %s", result.case_reference)
+        return result
+
+    async def _take(self, msg: Inbound, raw: bytes | None) -> IntakeResult:
+        async with unit_of_work(self.sessions) as session:
+            repo = Repository(session)
+            existing = await repo.message_by_identity(msg.identity)
+            thread = None if existing else await self._thread(repo, msg)
+            where = route(msg, thread.reference if thread else None,
+                          duplicate_of=(str(existing.id) if existing else None))
+            if where.kind == "duplicate":
+                ref = None
+                if existing is not None and existing.case_id:
+                    ref = (await session.get(m.Case, existing.case_id)).reference
+                return IntakeResult("duplicate", where.why, ref, existing.id if existing else None)
+            if where.kind == "store_only":
+                row = await repo.add_message(**self._message_fields(msg, raw), role="auto_reply")
+                return IntakeResult("store_only", where.why, None, row.id)
+            reading = self._classify(msg, thread.policy if thread else (msg.policy or self.default_policy))
+            if where.kind == "attach":
+                return await self._attach(repo, thread, msg, raw, reading, where)
+            return await self._new_case(repo, msg, raw, reading, where)
+
+    async def _thread(self, repo: Repository, msg: Inbound) -> m.Case | None:
+        """The case a message belongs to: its References/In-Reply-To first, then a case reference.
+        A changed subject alone never attaches a message to a case."""
+        case = await repo.case_for_message_ids(msg.references)
+        if case is None and msg.case_reference:
+            try:
+                case = (await repo.get(msg.case_reference)).row
+            except NotFound:
+                case = None
+        return case
+
+    def _classify(self, msg: Inbound, policy_name: str) -> dict[str, Any] | None:
+        if self.classifier is None:
+            return None
+        try:
+            return self.classifier(msg, policy_name)
+        except Exception:  # noqa: BLE001 - a classifier failure leaves the suggestion empty, never loses mail
+            log.exception("classifier failed; recording without a suggestion")
+            return None
+
+    def _message_fields(self, msg: Inbound, raw: bytes | None) -> dict[str, Any]:
+        return dict(identity=msg.identity, channel=msg.channel, source=msg.source, sender=msg.sender,
+                    reply_to=msg.reply_to, complainant=msg.complainant, forwarded_by=msg.forwarded_by,
+                    subject=msg.subject, received_at=msg.received_at, text=msg.text, quoted=msg.quoted,
+                    signature=msg.signature, headers=msg.extra or None, attachments=list(msg.attachments) or None,
+                    auto_reply=msg.auto_reply, raw=raw)
+
+    async def _attach(self, repo: Repository, case_row: m.Case, msg: Inbound, raw: bytes | None,
+                      reading: dict[str, Any] | None, where: Route) -> IntakeResult:
+        record = await repo.get_by_id(case_row.id)
+        row = await repo.add_message(**self._message_fields(msg, raw), role="correspondence", case_id=case_row.id)
+        events = [Event("correspondence", now(), actor=msg.sender or "unknown", channel=msg.channel,
+                        data={"message": row.id, "subject": msg.subject})]
+        if reading and reading["signals"].get("escalation_request"):
+            record.case.escalation_flagged = True
+            events.append(Event("escalation_flagged", now(), actor=msg.sender or "unknown", channel=msg.channel,
+                                data={"message": row.id, "why": reading.get("why", [])}))
+        await repo.save(record, events)
+        return IntakeResult("attach", where.why, case_row.reference, row.id)
+
+    async def _new_case(self, repo: Repository, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None,
+                        where: Route) -> IntakeResult:
+        policy = policies.load(msg.policy or self.default_policy)
+        signals = (reading or {}).get("signals", {})
+        record = await self.services.open_case(
+            repo, policy=policy, channel=msg.channel, received_at=msg.received_at, region=self.region,
+            subject=msg.subject, resident_email=msg.complainant or msg.reply_to,
+            resident_name=msg.complainant_name or msg.sender_name, passed_on_by=msg.forwarded_by,
+            representative=signals.get("representative"),
+            representative_name=(msg.sender_name or msg.sender) if signals.get("representative") else None,
+            urgent_hazard=signals.get("urgent_hazard"), suggestion=reading)
+        row = await repo.add_message(**self._message_fields(msg, raw), role="new_case", case_id=record.row.id)
+        events: list[Event] = []
+        if reading is not None:
+            s = reading["suggestion"]
+            events.append(record.case.suggest(s["label"], s["reason"], now(), why=reading.get("why"),
+                                              confidence=reading.get("confidence"), needs_review=s["needs_review"]))
+        await repo.save(record, events)
+        if msg.channel == "email":
+            await self._receipt(repo.session, record.row, policy, msg)
+        return IntakeResult("new_case", where.why, record.row.reference, row.id)
+
+    async def _receipt(self, session: AsyncSession, case: m.Case, policy, msg: Inbound) -> None:  # noqa: ANN001
+        cal = policy.calendar(self.region)
+        due = start_stage(policy, 1, msg.received_at, cal).deadlines(policy, cal)
+        confirm_by = due.get("acknowledge") or cal.add(cal.day_zero(msg.received_at), 5)
+        await queue_letter(session, self.letters, case, "receipt", "receipt",
+                           {"name": greeting_name(msg.complainant_name or msg.sender_name),
+                            "confirm_by": long_date(confirm_by)},
+                           to_addr=msg.reply_to if msg.forwarded_by is None else msg.complainant,
+                           to_name=msg.complainant_name)

@@ -1,0 +1,195 @@
+"""Reads IMAP mailboxes (imapclient) and hands every message to intake; nothing is ever deleted.
+
+One thread per mailbox (imapclient is blocking); intake runs on the bot's event loop. For each mailbox we
+track (UIDVALIDITY, last UID); messages are read with BODY.PEEK[] (so a mail a person already opened is
+still taken in, and nothing is marked seen by reading), and only after intake has committed are they marked
+processed: moved to the processed folder (MOVE), or given our keyword and \\Seen where MOVE is absent.
+Unparseable mail is moved to the quarantine folder. IDLE is used when offered (re-issued before 29
+minutes), polling otherwise; lost connections reconnect with backoff and a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import models as m
+from storage.db import unit_of_work
+
+log = logging.getLogger("bot.imap")
+FETCH_CHUNK = 200
+
+
+@dataclass
+class MailboxStats:
+    taken: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reconnects: int = 0
+
+
+class MailboxReader:
+    def __init__(self, mailbox: Any, intake: Any, sessions: async_sessionmaker[AsyncSession],
+                 loop: asyncio.AbstractEventLoop, stop: threading.Event,
+                 lease: Callable[[], Awaitable[bool]] | None = None) -> None:
+        self.mb, self.intake, self.sessions, self.loop, self.stop = mailbox, intake, sessions, loop, stop
+        self.lease = lease  # when set: only read while this worker holds the mailbox's lease
+        self.stats = MailboxStats()
+        self.source = f"imap:{mailbox.name}"
+        self.thread = threading.Thread(target=self.run, name=f"imap-{mailbox.name}", daemon=True)
+        self.client: IMAPClient | None = None
+        self.idle_started = threading.Event()  # set each time the reader goes into IDLE (tests wait on it)
+
+    # -- bridging to the event loop ----------------------------------------------------------------
+    def _await(self, coro: Awaitable[Any], timeout: float = 300) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def run(self) -> None:
+        backoff = 1.0
+        while not self.stop.is_set():
+            try:
+                if self.lease is not None and not self._await(self.lease()):
+                    self.stop.wait(5)
+                    continue
+                self._session()
+                backoff = 1.0
+            except Exception as exc:  # noqa: BLE001 - the reader never dies; it reconnects
+                if self.stop.is_set():
+                    break
+                self.stats.reconnects += 1
+                log.warning("imap %s: %s: %s; reconnecting in %.0f s", self.mb.name, type(exc).__name__, exc, backoff)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 300.0)
+            finally:
+                self._close()
+
+    def _close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _connect(self) -> IMAPClient:
+        context = ssl.create_default_context() if self.mb.tls else None
+        client = IMAPClient(self.mb.host, port=self.mb.port, ssl=self.mb.tls, ssl_context=context, timeout=60)
+        client.normalise_times = False
+        client.login(self.mb.username, self.mb.password())
+        for folder in (self.mb.processed_folder, self.mb.quarantine_folder):
+            if folder and not client.folder_exists(folder):
+                client.create_folder(folder)
+        return client
+
+    def _session(self) -> None:
+        client = self.client = self._connect()
+        caps = {c.decode().upper() if isinstance(c, bytes) else str(c).upper() for c in client.capabilities()}
+        can_move, can_idle = "MOVE" in caps, "IDLE" in caps and self.mb.idle
+        log.info("imap %s: connected to %s:%d (%s), folder %s; %s; processed mail is %s", self.mb.name, self.mb.host,
+                 self.mb.port, "TLS" if self.mb.tls else "plain", self.mb.folder,
+                 "IDLE" if can_idle else f"polling every {self.mb.poll_seconds:.0f} s",
+                 f"moved to {self.mb.processed_folder}" if can_move else f"flagged {self.mb.processed_keyword}")
+        while not self.stop.is_set():
+            if self.lease is not None and not self._await(self.lease()):
+                log.info("imap %s: lease lost to another worker; standing by", self.mb.name)
+                return
+            info = client.select_folder(self.mb.folder)
+            self._drain(client, int(info[b"UIDVALIDITY"]), can_move)
+            if can_idle:
+                self._idle(client)
+            else:
+                self.stop.wait(self.mb.poll_seconds)
+
+    def _idle(self, client: IMAPClient) -> None:
+        client.idle()
+        self.idle_started.set()
+        started = dt.datetime.now()
+        try:
+            while not self.stop.is_set():
+                responses = client.idle_check(timeout=1.0)
+                if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
+                    return
+                if (dt.datetime.now() - started).total_seconds() >= self.mb.idle_renew_seconds:
+                    return  # re-issue IDLE before the server's 29-30 minute cut-off
+                if self.lease is not None and (dt.datetime.now() - started).total_seconds() % 30 < 1:
+                    return  # come up for air to renew the lease
+        finally:
+            self.idle_started.clear()
+            client.idle_done()
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _drain(self, client: IMAPClient, uidvalidity: int, can_move: bool) -> None:
+        last_uid = self._await(self._load_state(uidvalidity))
+        criteria: list[Any] = ["UNKEYWORD", self.mb.processed_keyword]
+        if last_uid:
+            criteria = ["UID", f"{last_uid + 1}:*", *criteria]
+        uids = sorted(u for u in client.search(criteria) if u > last_uid or not last_uid)
+        for start in range(0, len(uids), FETCH_CHUNK):
+            chunk = uids[start:start + FETCH_CHUNK]
+            fetched = client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"])
+            processed, quarantined = [], []
+            for uid in chunk:
+                data = fetched.get(uid)
+                if data is None:
+                    continue  # expunged by someone else meanwhile
+                raw = data.get(b"BODY[]") or b""
+                arrived = data.get(b"INTERNALDATE")
+                if isinstance(arrived, dt.datetime) and arrived.tzinfo is None:
+                    arrived = arrived.replace(tzinfo=dt.timezone.utc)
+                result = self._await(self.intake.take_email(raw, self.source, arrived_at=arrived,
+                                                            policy=self.mb.policy))
+                if result.kind == "quarantined":
+                    self.stats.quarantined += 1
+                    quarantined.append(uid)
+                else:
+                    self.stats.duplicates += result.kind == "duplicate"
+                    self.stats.taken += result.kind != "duplicate"
+                    processed.append(uid)
+            # Only now, with every case committed, is the mail marked processed.
+            self._mark(client, processed, self.mb.processed_folder, can_move)
+            self._mark(client, quarantined, self.mb.quarantine_folder, can_move)
+            self._await(self._save_state(uidvalidity, max(chunk)))
+
+    def _mark(self, client: IMAPClient, uids: list[int], folder: str, can_move: bool) -> None:
+        if not uids:
+            return
+        client.add_flags(uids, [self.mb.processed_keyword.encode(), b"\\Seen"])
+        if can_move and folder:
+            client.move(uids, folder)
+
+    # -- state -------------------------------------------------------------------------------------
+    async def _load_state(self, uidvalidity: int) -> int:
+        async with unit_of_work(self.sessions) as session:
+            state = await session.get(m.MailboxState, self.mb.name)
+            if state is None:
+                session.add(m.MailboxState(mailbox=self.mb.name, uidvalidity=uidvalidity, last_uid=0))
+                return 0
+            if state.uidvalidity != uidvalidity:
+                log.warning("imap %s: UIDVALIDITY changed (%s -> %s): resynchronising; duplicates are recognised "
+                            "by Message-ID", self.mb.name, state.uidvalidity, uidvalidity)
+                state.uidvalidity, state.last_uid = uidvalidity, 0
+            return state.last_uid
+
+    async def _save_state(self, uidvalidity: int, last_uid: int) -> None:
+        async with unit_of_work(self.sessions) as session:
+            state = await session.get(m.MailboxState, self.mb.name)
+            if state is None:
+                session.add(m.MailboxState(mailbox=self.mb.name, uidvalidity=uidvalidity, last_uid=last_uid))
+            elif state.uidvalidity == uidvalidity and last_uid > state.last_uid:
+                state.last_uid = last_uid
+
+
+__all__ = ["MailboxReader", "IMAPClientError"]
