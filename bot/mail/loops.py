@@ -51,7 +51,10 @@ def _null_return_path(msg: Message, sender: str, ours: Iterable[str]) -> bool:
 
 
 def _daemon_sender(msg: Message, sender: str, ours: Iterable[str]) -> bool:
-    return sender.split("@", 1)[0].lower() in DAEMON_LOCALPARTS
+    if sender.split("@", 1)[0].lower() in DAEMON_LOCALPARTS:
+        return True
+    display = _header(msg, "From").lower()
+    return "@" not in sender and any(d in display.replace(" ", "-") for d in DAEMON_LOCALPARTS)
 
 
 def _report(msg: Message, sender: str, ours: Iterable[str]) -> bool:

@@ -131,7 +131,11 @@ def _address(msg: Message, name: str) -> Address | None:
     for display, addr in pairs:
         if addr and "@" in addr:
             return Address(decode_words(display).strip('" '), addr.strip().lower())
-    return None
+    # A header with no usable address ("From: foo", "MAILER DAEMON <>"): keep what it says; no letter
+    # can be sent to it, but the message is still recorded.
+    display, addr = pairs[0] if pairs else ("", "")
+    text = decode_words(display or raw).strip('" ')
+    return Address(text, addr.strip().lower()) if (text or addr) else None
 
 
 def _message_ids(value: str) -> list[str]:
@@ -389,7 +393,7 @@ def _understand(msg: Message, raw: bytes, arrived: dt.datetime, ours: tuple[str,
                 max_attachment: int) -> ParsedEmail:
     sender = _address(msg, "From") or _address(msg, "Sender") or _address(msg, "Return-Path")
     if sender is None:
-        raise ParseError("no sender address (From, Sender and Return-Path are missing or unreadable)")
+        raise ParseError("no sender (From, Sender and Return-Path are all missing)")
     reply_to = _address(msg, "Reply-To")
     subject = decode_words(_raw_header(msg, "Subject"))
     date = _parse_date(_raw_header(msg, "Date"))
