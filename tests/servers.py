@@ -133,6 +133,8 @@ class Dovecot:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self) -> str:

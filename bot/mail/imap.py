@@ -88,7 +88,11 @@ class MailboxReader:
         context = ssl.create_default_context() if self.mb.tls else None
         client = IMAPClient(self.mb.host, port=self.mb.port, ssl=self.mb.tls, ssl_context=context, timeout=60)
         client.normalise_times = False
-        client.login(self.mb.username, self.mb.password())
+        try:
+            client.login(self.mb.username, self.mb.password())
+        except Exception:
+            client.shutdown()
+            raise
         for folder in (self.mb.processed_folder, self.mb.quarantine_folder):
             if folder and not client.folder_exists(folder):
                 client.create_folder(folder)
