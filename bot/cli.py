@@ -385,3 +385,100 @@ async def quarantine_retry(settings, services, qid: int) -> None:
         row = await session.get(m.Quarantine, qid)
         row.status, row.attempts = "released", row.attempts + 1
     click.echo(f"#{qid}: {result.kind} {result.case_reference or ''} ({result.why})")
+
+
+# -- classifier ------------------------------------------------------------------------------------
+DEV_SET = __import__("pathlib").Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dev-set.jsonl"
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Where to write the model "
+              "(default: classifier.model_dir from the settings).")
+@click.pass_context
+def train(ctx: click.Context, out: str | None) -> None:
+    """Train the triage model from classifiers/data/ (fixed seed; the development set is never read)."""
+    from pathlib import Path
+    from classifiers.train import train as do_train
+    settings = settings_of(ctx)
+    report = do_train(Path(out) if out else settings.model_dir, log=click.echo)
+    click.echo(f"trained on {report.records} records, {report.epochs} epochs, in {report.seconds:.1f} s; "
+               f"held-out macro-F1 {report.holdout_macro_f1:.3f}, reason accuracy {report.holdout_reason_accuracy:.3f}; "
+               f"model {report.size_bytes / 1e6:.1f} MB at {report.path}")
+
+
+@main.command()
+@click.option("--data", "data_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Labelled JSON Lines (default: the development set, ../shared/data/dev-set.jsonl).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def evaluate(ctx: click.Context, data_path: str | None, as_json: bool) -> None:
+    """Per-label precision, recall and F1, macro-F1, confusion matrix, reason and signal accuracy."""
+    from pathlib import Path
+    from classifiers.evaluate import render, score
+    from classifiers.runtime import TriageModel
+    from classifiers.train import load_records
+    settings = settings_of(ctx)
+    path = Path(data_path) if data_path else DEV_SET
+    if not path.is_file():
+        raise ConfigError(f"--data: no such file {path}")
+    if not (settings.model_dir / "meta.json").is_file():
+        raise ConfigError(f"no trained model at {settings.model_dir}: run `python -m bot train` first")
+    result = score(TriageModel.load(settings.model_dir, settings.bot.review_threshold), load_records([path]))
+    click.echo(json.dumps(result, indent=2) if as_json else f"{path}\n" + render(result))
+
+
+@main.command()
+@click.option("--policy", "policy_name", default=None, help="Policy profile for the suggestion (default: bot.policy).")
+@click.pass_context
+def classify(ctx: click.Context, policy_name: str | None) -> None:
+    """Read JSON Lines on stdin (id, body; optional subject, channel, sender, received_at); write one JSON line
+    per input, in order. A malformed line gets an error object with its line number."""
+    from classifiers.runtime import Message, TriageModel
+    settings = settings_of(ctx)
+    name = policy_name or settings.bot.policy
+    policies.load(name)
+    if not (settings.model_dir / "meta.json").is_file():
+        raise ConfigError(f"no trained model at {settings.model_dir}: run `python -m bot train` first")
+    model = TriageModel.load(settings.model_dir, settings.bot.review_threshold)
+    out = sys.stdout
+
+    def flush(batch: list[tuple[Any, Message | dict]]) -> None:
+        good = [(i, m) for i, m in batch if isinstance(m, Message)]
+        results = iter(model.classify([m for _, m in good], name)) if good else iter(())
+        for ident, item in batch:
+            line = {"id": ident, **next(results)} if isinstance(item, Message) else item
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.flush()
+
+    batch: list[tuple[Any, Message | dict]] = []
+    for n, raw in enumerate(sys.stdin, start=1):
+        if not raw.strip():
+            continue
+        batch.append(_classify_input(n, raw))
+        if len(batch) >= 512:
+            flush(batch)
+            batch = []
+    flush(batch)
+
+
+def _classify_input(n: int, raw: str) -> tuple[Any, Any]:
+    from classifiers.runtime import Message
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, {"id": None, "line": n, "error": f"not valid JSON: {exc.msg} (column {exc.colno})"}
+    if not isinstance(obj, dict):
+        return None, {"id": None, "line": n, "error": "each line must be a JSON object"}
+    ident = obj.get("id")
+    if ident is None or not isinstance(obj.get("body"), str):
+        return ident, {"id": ident, "line": n, "error": "each line needs 'id' and a string 'body'"}
+    received = None
+    if obj.get("received_at"):
+        try:
+            received = dt.datetime.fromisoformat(str(obj["received_at"]).replace("Z", "+00:00"))
+            if received.tzinfo is None:
+                received = received.replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            return ident, {"id": ident, "line": n, "error": f"received_at is not ISO-8601: {obj['received_at']!r}"}
+    return ident, Message(body=obj["body"], subject=obj.get("subject"), channel=obj.get("channel") or "email",
+                          sender=obj.get("sender"), received_at=received)

@@ -268,8 +268,10 @@ def read_signals(doc: Doc, received: dt.datetime | dt.date | None = None, channe
 
     refs = by.get("REF", [])
     if refs:
-        best = max(refs, key=lambda s: (s.end - s.start, -s.start))
-        out.case_reference = best[-1].text.strip(".,;:()") if len(best) > 1 else best.text.strip(".,;:()")
+        ours = [s for s in refs if s.text.upper().startswith("CMP")]
+        best = ours[0] if ours else max(refs, key=lambda s: (s.end - s.start, -s.start))
+        token = best[-1] if len(best) > 1 else best[0]
+        out.case_reference = _whole_token_run(doc, token.i).strip(".,;:()")
         fired.append(f"reference: {out.case_reference}")
 
     if received is not None:
@@ -284,6 +286,20 @@ def read_signals(doc: Doc, received: dt.datetime | dt.date | None = None, channe
         fired.append(f"urgent hazard: {out.urgent_hazard}")
     out.second_report = bool(by.get("SECOND_REPORT"))
     return out
+
+
+def _whole_token_run(doc: Doc, i: int) -> str:
+    """The reference as written: the tokenizer splits 'CMP-2026-00042' at hyphens; join the run back."""
+    start = i
+    while start > 0 and not doc[start - 1].whitespace_ and (doc[start - 1].text in "-/" or
+                                                            doc[start - 1].text.isalnum()) and start > i - 4:
+        start -= 1
+    end = i
+    while end + 1 < len(doc) and not doc[end].whitespace_ and (doc[end + 1].text in "-/" or
+                                                               doc[end + 1].text.isalnum()) and end < i + 4:
+        end += 1
+    text = doc[start:end + 1].text
+    return text.rstrip("-/")
 
 
 def _asks(doc: Doc, spans: list[Span]) -> bool:

@@ -68,3 +68,16 @@ async def store(db_url):
     await migrate(engine)
     yield engine, sessions(engine)
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory):
+    """The trained triage model (`make test` trains it first; trained into a temp dir when missing)."""
+    from pathlib import Path
+    from classifiers.runtime import TriageModel
+    path = Path(__file__).resolve().parents[1] / "classifiers" / "model"
+    if not (path / "meta.json").is_file():
+        from classifiers.train import train
+        path = tmp_path_factory.mktemp("model")
+        train(path, log=lambda _: None)
+    return TriageModel.load(path)

@@ -262,3 +262,27 @@ async def test_unparseable_mail_is_quarantined_and_the_listener_keeps_going(bot)
     assert q.reason.startswith("no sender") and q.raw == raw and q.source == "smtp"
     await send(bot, email_bytes())
     assert len(await rows(bot.factory, m.Case)) == 1
+
+
+async def test_with_the_classifier_cases_are_triaged_and_escalations_in_replies_flagged(store, db_url, model):
+    from classifiers.runtime import IntakeClassifier
+    engine, factory = store
+    settings = settings_for(db_url)
+    services = Services(factory)
+    intake = build_intake(settings, services, IntakeClassifier(model))
+    await intake.take_email(email_bytes(message_id="<cls1@example.org>", subject="Leak AGAIN",
+                                        body="Third time reporting the leak in my bathroom. Nobody came on "
+                                             "Tuesday as promised. I am fed up."), "test")
+    [case] = await rows(factory, m.Case)
+    assert case.status == "triaged" and case.suggested_label == "complaint"
+    assert case.suggestion["suggestion"]["policy"] == "hos-code-2024" and case.suggestion["why"]
+    await services.decide(case.reference, "complaint", by="lead")
+    await services.transition(case.reference, "acknowledge", by="bot")
+    await services.transition(case.reference, "respond", by="manager", outcome="not_upheld")
+    result = await intake.take_email(email_bytes(message_id="<cls2@example.org>", subject=f"Re: {case.reference}",
+                                                 body="I do not accept your response. Please take my complaint "
+                                                      "to stage 2."), "test")
+    assert result.kind == "attach" and result.case_reference == case.reference
+    shown = await services.show(case.reference)
+    assert shown["escalation_flagged"] is True
+    assert shown["history"][-1]["kind"] == "escalation_flagged"
