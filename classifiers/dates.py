@@ -42,6 +42,16 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("the_nth", re.compile(r"\b(?:on|since)\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b", re.I)),
 ]
 SEASONS = {"winter": 12, "spring": 3, "summer": 6, "autumn": 9}
+_MONTH_HINTS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_UNITS = ("day", "week", "month", "year", "fortnight")
+# A pattern runs only when the text could contain it (cheap substring tests before the regexes).
+HINTS: dict[str, tuple[str, ...]] = {
+    "day_month_year": _MONTH_HINTS, "month_day_year": _MONTH_HINTS, "day_month": _MONTH_HINTS,
+    "month_day": _MONTH_HINTS, "month_year": _MONTH_HINTS, "month_last_year": _MONTH_HINTS, "in_month": _MONTH_HINTS,
+    "ago": (" ago",), "for_duration": _UNITS, "last_unit": ("last ", "this "), "weekday": ("day",),
+    "today": ("today", "morning", "afternoon", "evening", "tonight", "just now"), "yesterday": ("yesterday", "last night"),
+    "festival": ("christmas", "easter", "new year"), "the_nth": ("the ",), "year_only": ("19", "20"),
+}
 
 
 def _safe(year: int, month: int, day: int) -> dt.date | None:
@@ -100,7 +110,11 @@ def _easter(year: int) -> dt.date:
 def candidates(text: str, received: dt.date) -> list[tuple[dt.date, str]]:
     """Every date the text refers to, with the rule that found it."""
     out: list[tuple[dt.date, str]] = []
+    lower = text.lower()
     for name, pattern in PATTERNS:
+        hints = HINTS.get(name)
+        if hints and not any(h in lower for h in hints):
+            continue
         for m in pattern.finditer(text):
             day = _resolve(name, m, received)
             if day is not None and received - dt.timedelta(days=3660) <= day <= received:

