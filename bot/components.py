@@ -99,10 +99,30 @@ async def start_components(settings: Settings, services: Services, stack: AsyncE
     else:
         log.info("imap: off (no [[imap.mailboxes]] configured)")
 
+    post_digest = None
     if settings.slack.configured:
-        log.info("slack: configured but the Slack app is not built yet")
+        from .slack.app import SlackRunner, build
+        app, ctx = build(settings, services, intake)
+        if running.sender is not None:
+            running.sender.listeners.append(ctx.notifier.on_letter)
+        running.slack = SlackRunner(app, settings)
+        await running.slack.start()
+        stack.push_async_callback(running.slack.stop)
+
+        async def post_digest(text: str, blocks: list) -> None:
+            await ctx.client.chat_postMessage(channel=settings.slack.triage_channel, text=text, blocks=blocks)
     else:
-        log.info("slack: off (set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN, and slack.triage_channel)")
+        missing = [name for name, ok in (("SLACK_BOT_TOKEN", settings.slack.bot_token()),
+                                         ("SLACK_SIGNING_SECRET or SLACK_APP_TOKEN",
+                                          settings.slack.signing_secret() or settings.slack.app_token()),
+                                         ("slack.triage_channel", settings.slack.triage_channel)) if not ok]
+        log.info("slack: off (not configured: %s)", ", ".join(missing))
+
+    from .scheduler import Scheduler
+    scheduler = Scheduler(settings, services, post_digest)
+    running.tasks.append(asyncio.create_task(scheduler.run(stop), name="scheduler"))
+    log.info("scheduler: daily digest %s, auto-close of answered cases once a day",
+             f"at {settings.slack.digest_time:%H:%M} on working days" if post_digest else "off (no Slack)")
 
     async def cancel_tasks() -> None:
         for task in running.tasks:

@@ -44,6 +44,7 @@ class IntakeResult:
     why: str
     case_reference: str | None = None
     message_row: int | None = None
+    escalation: bool = False  # a reply on a case that asks for the next stage (flagged for the team lead)
 
 
 Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -108,7 +109,8 @@ class Intake:
                      redact_address(msg.sender))
             for listener in self.listeners:
                 try:
-                    await listener(result.kind, {"reference": result.case_reference, "message": msg})
+                    await listener(result.kind, {"reference": result.case_reference, "message": msg,
+                                                 "escalation": result.escalation})
                 except Exception:  # noqa: BLE001 - a notifier failing never loses the case
                     log.exception("listener failed after %s", result.case_reference)
         return result
@@ -166,12 +168,13 @@ class Intake:
         row = await repo.add_message(**self._message_fields(msg, raw), role="correspondence", case_id=case_row.id)
         events = [Event("correspondence", now(), actor=msg.sender or "unknown", channel=msg.channel,
                         data={"message": row.id, "subject": msg.subject})]
-        if reading and reading["signals"].get("escalation_request"):
+        escalation = bool(reading and reading["signals"].get("escalation_request"))
+        if escalation:
             record.case.escalation_flagged = True
             events.append(Event("escalation_flagged", now(), actor=msg.sender or "unknown", channel=msg.channel,
                                 data={"message": row.id, "why": reading.get("why", [])}))
         await repo.save(record, events)
-        return IntakeResult("attach", where.why, case_row.reference, row.id)
+        return IntakeResult("attach", where.why, case_row.reference, row.id, escalation=escalation)
 
     async def _new_case(self, repo: Repository, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None,
                         where: Route) -> IntakeResult:
@@ -181,8 +184,10 @@ class Intake:
             repo, policy=policy, channel=msg.channel, received_at=msg.received_at, region=self.region,
             subject=msg.subject, resident_email=msg.complainant or msg.reply_to,
             resident_name=msg.complainant_name or msg.sender_name, passed_on_by=msg.forwarded_by,
-            representative=signals.get("representative"),
+            representative=msg.extra.get("representative") or signals.get("representative"),
             representative_name=(msg.sender_name or msg.sender) if signals.get("representative") else None,
+            representative_consent=bool(msg.extra.get("consent", False)),
+            resident_address=msg.extra.get("address") or None,
             urgent_hazard=signals.get("urgent_hazard"), suggestion=reading)
         row = await repo.add_message(**self._message_fields(msg, raw), role="new_case", case_id=record.row.id)
         events: list[Event] = []

@@ -7,7 +7,8 @@ repository, so `python -m bot cases decide` and a Slack button run the same code
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Any, Callable, Awaitable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,13 +34,24 @@ class Services:
 
     sessions: async_sessionmaker[AsyncSession]
     after_decision: list[Hook] | None = None
+    # told after a change commits: (kind, {"reference", "event", "case"}); Slack posts in the card's thread
+    listeners: list[Callable[[str, dict], Awaitable[None]]] = field(default_factory=list)
+
+    async def _notify(self, kind: str, details: dict) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(kind, details)
+            except Exception:  # noqa: BLE001 - a notifier failing never undoes a committed change
+                logging.getLogger("bot").exception("listener failed after %s", kind)
 
     async def open_case(self, repo: Repository, *, policy: Policy, channel: str, received_at: dt.datetime,
                         region: str | None = None, events: list[Event] | None = None, **fields: Any) -> CaseRecord:
         """A new case with the next reference, inside the caller's unit of work."""
         year = policy.calendar(region).local(received_at).year
         reference = await repo.next_reference(year)
-        case = Case(reference=reference, policy=policy, received_at=received_at, region=region)
+        case = Case(reference=reference, policy=policy, received_at=received_at, region=region,
+                    representative=fields.get("representative"),
+                    representative_consent=bool(fields.get("representative_consent", False)))
         opened = Event("received", now(), actor=fields.get("passed_on_by") or "bot", channel=channel,
                        data={"received_at": received_at.isoformat(), "policy": policy.id})
         return await repo.create_case(case, [opened, *(events or [])], channel=channel, **fields)
@@ -54,7 +66,9 @@ class Services:
             await repo.save(record, [event])
             for hook in self.after_decision or []:
                 await hook(repo, record, event)
-            return case_summary(record.row)
+            summary = case_summary(record.row)
+        await self._notify("decided", {"reference": summary["reference"], "event": event, "case": summary})
+        return summary
 
     async def transition(self, reference: str, action: str, by: str, channel: str = "cli",
                          at: dt.datetime | None = None, **kwargs: Any) -> dict:
@@ -64,7 +78,9 @@ class Services:
             record = await repo.get(reference, for_update=True)
             event = getattr(record.case, action)(at=at or now(), by=by, channel=channel, **kwargs)
             await repo.save(record, [event])
-            return case_summary(record.row)
+            summary = case_summary(record.row)
+        await self._notify(event.kind, {"reference": summary["reference"], "event": event, "case": summary})
+        return summary
 
     async def list_cases(self, status: str | None = None, due_within: int | None = None,
                          calendar: WorkingCalendar | None = None, today: dt.date | None = None) -> list[dict]:

@@ -1,0 +1,115 @@
+"""Scheduled jobs, each run once per period (a unique row per job and period in job_runs, so several workers
+never run the same job twice): the Slack digest each working day, deadline checks, auto-close."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from storage import models as m
+from storage.db import unit_of_work
+from storage.repository import Repository
+
+from . import policies
+from .core.calendar import WorkingCalendar
+
+log = logging.getLogger("bot.scheduler")
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def claim(sessions: Any, job: str, period: str) -> bool:
+    """True for the one worker that records (job, period) first."""
+    try:
+        async with unit_of_work(sessions) as session:
+            session.add(m.JobRun(job=job, period=period, owner=WORKER))
+        return True
+    except IntegrityError:
+        return False
+
+
+async def digest_sections(services: Any, calendar: WorkingCalendar, today: dt.date) -> dict[str, list[dict]]:
+    """What the morning digest lists: due soon, holding responses due, overdue, suggestions waiting > 1 day."""
+    soon = calendar.add(calendar.on_or_after(today), 3)
+    out: dict[str, list[dict]] = {"due": [], "holding": [], "overdue": [], "unconfirmed": []}
+    async with services.sessions() as session:
+        rows = (await session.execute(select(m.Case).where(m.Case.status.in_(
+            ("received", "triaged", "complaint", "escalation_requested", "acknowledged"))))).scalars().all()
+        clocks = {(c.case_id, c.stage): c for c in (await session.execute(select(m.Clock))).scalars()}
+    for row in rows:
+        if row.status in ("received", "triaged"):
+            created = row.created_at.replace(tzinfo=dt.timezone.utc) if row.created_at.tzinfo is None else row.created_at
+            if dt.datetime.now(dt.timezone.utc) - created > dt.timedelta(days=1):
+                out["unconfirmed"].append({"reference": row.reference, "status": row.status,
+                                           "detail": f"suggested {row.suggested_label or '-'}"})
+            continue
+        if row.next_due is None:
+            continue
+        item = {"reference": row.reference, "status": row.status, "detail": f"due {row.next_due.isoformat()}"}
+        if row.next_due < today:
+            out["overdue"].append(item)
+        elif row.next_due <= soon:
+            out["due"].append(item)
+        clock = clocks.get((row.id, row.stage))
+        holding = (clock.deadlines or {}).get("holding_response") if clock else None
+        if holding and today <= dt.date.fromisoformat(holding) <= soon:
+            out["holding"].append({**item, "detail": f"holding response by {holding}"})
+    return out
+
+
+class Scheduler:
+    def __init__(self, settings: Any, services: Any, post_digest: Callable[[str, list[dict]], Awaitable[None]] | None,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.settings, self.services, self.post_digest = settings, services, post_digest
+        self.calendar = policies.load(settings.bot.policy).calendar(settings.bot.region)
+        self.now = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    async def tick(self) -> list[str]:
+        """Run what is due now; returns the jobs that ran (for tests and logs)."""
+        ran = []
+        local = self.calendar.local(self.now())
+        today = local.date()
+        if self.post_digest and self.calendar.is_working_day(today) and local.time() >= self.settings.slack.digest_time:
+            if await claim(self.services.sessions, "digest", today.isoformat()):
+                from .slack.cards import digest
+                sections = await digest_sections(self.services, self.calendar, today)
+                await self.post_digest(f"Complaints digest {today.isoformat()}", digest(today.isoformat(), sections))
+                ran.append("digest")
+        if await claim(self.services.sessions, "auto_close", today.isoformat()):
+            closed = await self.auto_close(today)
+            log.info("scheduler: auto-close closed %d case(s)", closed)
+            ran.append("auto_close")
+        return ran
+
+    async def auto_close(self, today: dt.date) -> int:
+        """Close answered cases whose window for the next stage has passed (per each case's policy)."""
+        async with self.services.sessions() as session:
+            refs = (await session.execute(select(m.Case.reference).where(m.Case.status == "responded"))).scalars().all()
+        closed = 0
+        for ref in refs:
+            async with unit_of_work(self.services.sessions) as session:
+                repo = Repository(session)
+                record = await repo.get(ref, for_update=True)
+                due = record.case.auto_close_due()
+                if due is not None and today >= due and record.case.status == "responded":
+                    event = record.case.close(self.now(), by="bot", channel="system", automatic=True)
+                    await repo.save(record, [event])
+                    closed += 1
+        return closed
+
+    async def run(self, stop: asyncio.Event, every: float = 60.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - the scheduler never dies
+                log.exception("scheduler tick failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            except asyncio.TimeoutError:
+                pass

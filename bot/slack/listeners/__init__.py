@@ -1,0 +1,1 @@
+"""One listener per file, each with register(app, ctx)."""
