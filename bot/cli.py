@@ -482,3 +482,41 @@ def _classify_input(n: int, raw: str) -> tuple[Any, Any]:
             return ident, {"id": ident, "line": n, "error": f"received_at is not ISO-8601: {obj['received_at']!r}"}
     return ident, Message(body=obj["body"], subject=obj.get("subject"), channel=obj.get("channel") or "email",
                           sender=obj.get("sender"), received_at=received)
+
+
+@main.group()
+def corrections() -> None:
+    """Team leads' decisions that overrode the classifier's suggestion."""
+
+
+@corrections.command("export")
+@click.option("--out", type=click.File("w"), default="-", help="JSON Lines file (default: standard output).")
+@with_services
+async def corrections_export(settings, services, out) -> None:  # noqa: ANN001
+    """Write each overridden suggestion as a training record (the record format of classifiers/data)."""
+    from sqlalchemy import select
+    from storage import models as m
+    from storage.repository import aware
+    count = 0
+    async with services.sessions() as session:
+        rows = (await session.execute(select(m.Event, m.Case).join(m.Case, m.Case.id == m.Event.case_id)
+                                      .where(m.Event.kind == "decided").order_by(m.Event.id))).all()
+        for event, case in rows:
+            if not event.data.get("correction") or event.data.get("decision") == "not_a_case":
+                continue
+            msg = (await session.execute(select(m.InboundMessage).where(m.InboundMessage.case_id == case.id)
+                                         .order_by(m.InboundMessage.id).limit(1))).scalar()
+            if msg is None:
+                continue
+            signals = (case.suggestion or {}).get("signals") or {}
+            record = {"id": f"correction-{case.reference}-{event.id}", "channel": msg.channel,
+                      "sender": msg.sender, "subject": msg.subject, "body": msg.text or "",
+                      "received_at": aware(msg.received_at).isoformat(), "label": event.data["decision"],
+                      "reason": event.data.get("reason") if event.data["decision"] == "excluded" else None,
+                      "signals": {k: signals.get(k) for k in ("escalation_request", "representative", "anonymous",
+                                                              "incident_date", "case_reference", "urgent_hazard")},
+                      "note": f"team lead {event.actor} corrected the suggestion "
+                              f"{event.data.get('suggested')}/{event.data.get('suggested_reason')}"}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    click.echo(f"{count} correction(s) exported", err=True)

@@ -85,7 +85,43 @@ class Scheduler:
             closed = await self.auto_close(today)
             log.info("scheduler: auto-close closed %d case(s)", closed)
             ran.append("auto_close")
+        if self.calendar.is_working_day(today) and await claim(self.services.sessions, "deadline_watch",
+                                                                today.isoformat()):
+            notes = await self.deadline_watch(today)
+            log.info("scheduler: deadline watch: %d breach(es), %d holding response(s) due", *notes)
+            ran.append("deadline_watch")
         return ran
+
+    async def deadline_watch(self, today: dt.date) -> tuple[int, int]:
+        """Record (once) each breached deadline and each holding response due today, and tell listeners
+        (Slack posts them in the card's thread)."""
+        from .core.lifecycle import Event
+        async with self.services.sessions() as session:
+            refs = (await session.execute(select(m.Case.reference).where(m.Case.status.in_(
+                ("complaint", "escalation_requested", "acknowledged"))))).scalars().all()
+        breaches = holding = 0
+        for ref in refs:
+            async with unit_of_work(self.services.sessions) as session:
+                repo = Repository(session)
+                record = await repo.get(ref, for_update=True)
+                seen = {(e.kind, e.data.get("target"), e.data.get("stage"))
+                        for e in await repo.events(record.row.id)}
+                new = []
+                for target in record.case.breaches(today):
+                    if ("deadline_breached", target, record.case.stage) not in seen:
+                        new.append(Event("deadline_breached", self.now(), data={"target": target,
+                                                                                  "stage": record.case.stage}))
+                due = record.case.deadlines().get("holding_response")
+                if due == today and ("holding_response_due", "holding_response", record.case.stage) not in seen:
+                    new.append(Event("holding_response_due", self.now(),
+                                     data={"target": "holding_response", "stage": record.case.stage}))
+                if new:
+                    await repo.save(record, new)
+            for event in new:
+                breaches += event.kind == "deadline_breached"
+                holding += event.kind == "holding_response_due"
+                await self.services._notify(event.kind, {"reference": ref, "event": event})
+        return breaches, holding
 
     async def auto_close(self, today: dt.date) -> int:
         """Close answered cases whose window for the next stage has passed (per each case's policy)."""
@@ -101,6 +137,9 @@ class Scheduler:
                     event = record.case.close(self.now(), by="bot", channel="system", automatic=True)
                     await repo.save(record, [event])
                     closed += 1
+                else:
+                    continue
+            await self.services._notify("auto_closed", {"reference": ref, "event": event})
         return closed
 
     async def run(self, stop: asyncio.Event, every: float = 60.0) -> None:

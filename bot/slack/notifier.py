@@ -24,6 +24,8 @@ EVENT_TEXT = {
     "resumed": ":arrow_forward: Clock resumed.",
     "closed": ":lock: Case closed.",
     "auto_closed": ":lock: Case closed automatically: no request for the next stage in time.",
+    "deadline_breached": ":rotating_light: Deadline breached: {target} (stage {stage}).",
+    "holding_response_due": ":hourglass_flowing_sand: Holding response due today (stage {stage}).",
 }
 
 

@@ -239,3 +239,40 @@ async def test_digest_posts_on_working_days_only(slack):
     assert "digest" in await Scheduler(slack.settings, slack.services, post, at(2026, 3, 9, 10)).tick()
     assert "digest" not in await Scheduler(slack.settings, slack.services, post, at(2026, 3, 9, 11)).tick()  # once a day
     assert len(posted) == 1 and "Complaints digest" in json.dumps(posted[0])
+
+
+async def test_breaches_are_posted_once_in_the_cards_thread(slack):
+    from bot.scheduler import Scheduler
+    from bot.core.intake import Inbound
+    await slack.intake.take(Inbound(identity="old-1", channel="email", source="test", text="Leak again, 4th time.",
+                                    received_at=dt.datetime(2026, 3, 2, 10, tzinfo=UTC), sender="r@example.org",
+                                    complainant="r@example.org"))
+    [case] = await cases(slack.factory)
+    await slack.services.decide(case.reference, "complaint", by="lead", at=dt.datetime(2026, 3, 2, 11, tzinfo=UTC))
+    sched = Scheduler(slack.settings, slack.services, None, lambda: dt.datetime(2026, 3, 12, 10, tzinfo=UTC))
+    assert "deadline_watch" in await sched.tick()
+    sched2 = Scheduler(slack.settings, slack.services, None, lambda: dt.datetime(2026, 3, 13, 10, tzinfo=UTC))
+    await sched2.tick()
+    threads = [c["text"] for c in slack.mock.of("chat.postMessage") if c.get("thread_ts")]
+    assert sum("Deadline breached: acknowledge" in t for t in threads) == 1
+
+
+async def test_corrections_export_writes_training_records(slack, tmp_path):
+    from click.testing import CliRunner
+    from bot.cli import main
+    from bot.core.intake import Inbound
+    await slack.intake.take(Inbound(identity="c-1", channel="email", source="test", text="noise from next door",
+                                    received_at=dt.datetime(2026, 3, 2, 10, tzinfo=UTC), sender="r@example.org"))
+    [case] = await cases(slack.factory)
+    async with slack.factory.begin() as s:  # as the classifier would have suggested
+        row = await s.get(m.Case, case.id)
+        row.suggested_label, row.status = "complaint", "triaged"
+    await slack.services.decide(case.reference, "excluded", reason="neighbour_dispute", by="lead")
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(f'[database]\nurl = "{slack.settings.database_url}"\n')
+    result = await __import__("asyncio").to_thread(CliRunner().invoke, main, ["--config", str(cfg), "corrections",
+                                                                              "export"])
+    [line] = [l for l in result.output.splitlines() if l.startswith("{")]
+    record = json.loads(line)
+    assert (record["label"], record["reason"], record["body"]) == ("excluded", "neighbour_dispute",
+                                                                   "noise from next door")
