@@ -60,16 +60,12 @@ class Intake:
         self.listeners: list[Listener] = []  # told after commit: ("new_case" | "attach" ..., details)
 
     # -- email -------------------------------------------------------------------------------------
-    async def take_email(self, raw: bytes, source: str, arrived_at: dt.datetime | None = None,
-                         policy: str | None = None) -> IntakeResult:
-        """Parse and take in one raw email; unparseable mail is quarantined with the reason (never raised)."""
+    def _inbound(self, raw: bytes, source: str, arrived_at: dt.datetime | None, policy: str | None) -> Inbound:
+        """Parse one raw email into an Inbound (raises ParseError)."""
         from .mail.parse import parse_email
-        try:
-            parsed = parse_email(raw, arrived_at=arrived_at or now(), ours=self.letters.ours,
-                                 max_attachment_bytes=self.max_attachment_bytes)
-        except ParseError as exc:
-            return await self.quarantine(source, None, str(exc), raw)
-        msg = Inbound(
+        parsed = parse_email(raw, arrived_at=arrived_at or now(), ours=self.letters.ours,
+                             max_attachment_bytes=self.max_attachment_bytes)
+        return Inbound(
             identity=parsed.identity, channel="email", source=source, received_at=parsed.received_at,
             text=parsed.text or parsed.full_text, sender=parsed.sender.email, sender_name=parsed.sender.name,
             reply_to=parsed.reply_address.email, complainant=parsed.complainant.email,
@@ -79,10 +75,27 @@ class Intake:
             references=parsed.references, auto_reply=parsed.auto_reply, policy=policy,
             attachments=tuple(a.describe() for a in parsed.attachments),
             extra={"message_id": parsed.message_id, "date": parsed.date.isoformat() if parsed.date else None})
-        try:
-            return await self.take(msg, raw)
-        except ParseError as exc:
-            return await self.quarantine(source, parsed.identity, str(exc), raw)
+
+    async def take_email(self, raw: bytes, source: str, arrived_at: dt.datetime | None = None,
+                         policy: str | None = None) -> IntakeResult:
+        """Parse and take in one raw email; unparseable mail is quarantined with the reason (never raised)."""
+        return (await self.take_emails([(raw, arrived_at)], source, policy))[0]
+
+    async def take_emails(self, items: list[tuple[bytes, dt.datetime | None]], source: str,
+                          policy: str | None = None) -> list[IntakeResult]:
+        """Take in a batch of raw emails (an IMAP chunk): parsed, classified together, and recorded in one
+        transaction; if that transaction fails, each message is retried in its own, so one bad message can
+        never hold back the others. Results come back in order."""
+        results: list[IntakeResult | None] = [None] * len(items)
+        good: list[tuple[int, Inbound, bytes]] = []
+        for i, (raw, arrived) in enumerate(items):
+            try:
+                good.append((i, self._inbound(raw, source, arrived, policy), raw))
+            except ParseError as exc:
+                results[i] = await self.quarantine(source, None, str(exc), raw)
+        for (i, _, _), result in zip(good, await self.take_many([(msg, raw) for _, msg, raw in good])):
+            results[i] = result
+        return [r for r in results if r is not None]
 
     async def quarantine(self, source: str, identity: str | None, reason: str, raw: bytes) -> IntakeResult:
         async with unit_of_work(self.sessions) as session:
@@ -95,45 +108,67 @@ class Intake:
 
     # -- any channel -------------------------------------------------------------------------------
     async def take(self, msg: Inbound, raw: bytes | None = None) -> IntakeResult:
+        return (await self.take_many([(msg, raw)]))[0]
+
+    async def take_many(self, items: list[tuple[Inbound, bytes | None]]) -> list[IntakeResult]:
+        if not items:
+            return []
+        readings = self._classify_many([msg for msg, _ in items])
         try:
-            result = await self._take(msg, raw)
+            async with unit_of_work(self.sessions) as session:
+                repo = Repository(session)
+                results = [await self._take_in(repo, msg, raw, reading)
+                           for (msg, raw), reading in zip(items, readings)]
+        except Exception:  # noqa: BLE001 - one message's failure must not hold back the others
+            if len(items) == 1:
+                results = [await self._take_alone(*items[0], readings[0])]
+            else:
+                results = [await self._take_alone(msg, raw, reading) for (msg, raw), reading in zip(items, readings)]
+        for (msg, _), result in zip(items, results):
+            await self._told(msg, result)
+        return results
+
+    async def _take_alone(self, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None) -> IntakeResult:
+        try:
+            async with unit_of_work(self.sessions) as session:
+                return await self._take_in(Repository(session), msg, raw, reading)
         except IntegrityError:
             # The same message committed by another path (SMTP and IMAP, two workers) a moment ago.
             async with self.sessions() as session:
                 existing = await Repository(session).message_by_identity(msg.identity)
             if existing is None:
                 raise
-            result = IntakeResult("duplicate", "recorded concurrently", None, existing.id)
-        if result.kind in ("new_case", "attach"):
-            log.info("%s: %s via %s from %s", result.case_reference, result.kind, msg.source,
-                     redact_address(msg.sender))
-            for listener in self.listeners:
-                try:
-                    await listener(result.kind, {"reference": result.case_reference, "message": msg,
-                                                 "escalation": result.escalation})
-                except Exception:  # noqa: BLE001 - a notifier failing never loses the case
-                    log.exception("listener failed after %s", result.case_reference)
-        return result
+            return IntakeResult("duplicate", "recorded concurrently", None, existing.id)
 
-    async def _take(self, msg: Inbound, raw: bytes | None) -> IntakeResult:
-        async with unit_of_work(self.sessions) as session:
-            repo = Repository(session)
-            existing = await repo.message_by_identity(msg.identity)
-            thread = None if existing else await self._thread(repo, msg)
-            where = route(msg, thread.reference if thread else None,
-                          duplicate_of=(str(existing.id) if existing else None))
-            if where.kind == "duplicate":
-                ref = None
-                if existing is not None and existing.case_id:
-                    ref = (await session.get(m.Case, existing.case_id)).reference
-                return IntakeResult("duplicate", where.why, ref, existing.id if existing else None)
-            if where.kind == "store_only":
-                row = await repo.add_message(**self._message_fields(msg, raw), role="auto_reply")
-                return IntakeResult("store_only", where.why, None, row.id)
-            reading = self._classify(msg, thread.policy if thread else (msg.policy or self.default_policy))
-            if where.kind == "attach":
-                return await self._attach(repo, thread, msg, raw, reading, where)
-            return await self._new_case(repo, msg, raw, reading, where)
+    async def _told(self, msg: Inbound, result: IntakeResult) -> None:
+        if result.kind not in ("new_case", "attach"):
+            return
+        log.info("%s: %s via %s from %s", result.case_reference, result.kind, msg.source, redact_address(msg.sender))
+        for listener in self.listeners:
+            try:
+                await listener(result.kind, {"reference": result.case_reference, "message": msg,
+                                             "escalation": result.escalation})
+            except Exception:  # noqa: BLE001 - a notifier failing never loses the case
+                log.exception("listener failed after %s", result.case_reference)
+
+    async def _take_in(self, repo: Repository, msg: Inbound, raw: bytes | None,
+                       reading: dict[str, Any] | None) -> IntakeResult:
+        existing = await repo.message_by_identity(msg.identity)
+        thread = None if existing else await self._thread(repo, msg)
+        where = route(msg, thread.reference if thread else None, duplicate_of=(str(existing.id) if existing else None))
+        if where.kind == "duplicate":
+            ref = None
+            if existing is not None and existing.case_id:
+                ref = (await repo.session.get(m.Case, existing.case_id)).reference
+            return IntakeResult("duplicate", where.why, ref, existing.id if existing else None)
+        if where.kind == "store_only":
+            row = await repo.add_message(**self._message_fields(msg, raw), role="auto_reply")
+            return IntakeResult("store_only", where.why, None, row.id)
+        if thread is not None and thread.policy != (msg.policy or self.default_policy) and reading is not None:
+            reading = self._classify(msg, thread.policy)
+        if where.kind == "attach":
+            return await self._attach(repo, thread, msg, raw, reading, where)
+        return await self._new_case(repo, msg, raw, reading, where)
 
     async def _thread(self, repo: Repository, msg: Inbound) -> m.Case | None:
         """The case a message belongs to: its References/In-Reply-To first, then a case reference.
@@ -145,6 +180,24 @@ class Intake:
             except NotFound:
                 case = None
         return case
+
+    def _classify_many(self, msgs: list[Inbound]) -> list[dict[str, Any] | None]:
+        """Readings for every message a person wrote, in one pass of the model (machines are not read)."""
+        wanted = [i for i, msg in enumerate(msgs) if not msg.auto_reply]
+        out: list[dict[str, Any] | None] = [None] * len(msgs)
+        if self.classifier is None or not wanted:
+            return out
+        try:
+            many = getattr(self.classifier, "many", None)
+            chosen = [msgs[i] for i in wanted]
+            names = [msg.policy or self.default_policy for msg in chosen]
+            readings = many(chosen, names) if many else [self.classifier(x, n) for x, n in zip(chosen, names)]
+        except Exception:  # noqa: BLE001 - a classifier failure leaves the suggestion empty, never loses mail
+            log.exception("classifier failed; recording without a suggestion")
+            return out
+        for i, reading in zip(wanted, readings):
+            out[i] = reading
+        return out
 
     def _classify(self, msg: Inbound, policy_name: str) -> dict[str, Any] | None:
         if self.classifier is None:
@@ -180,25 +233,23 @@ class Intake:
                         where: Route) -> IntakeResult:
         policy = policies.load(msg.policy or self.default_policy)
         signals = (reading or {}).get("signals", {})
+        suggestion = None
+        if reading is not None:
+            s = reading["suggestion"]
+            suggestion = (s["label"], s["reason"], reading.get("why"), reading.get("confidence"), s["needs_review"])
         record = await self.services.open_case(
             repo, policy=policy, channel=msg.channel, received_at=msg.received_at, region=self.region,
-            subject=msg.subject, resident_email=msg.complainant or msg.reply_to,
+            suggestion_args=suggestion, subject=msg.subject, resident_email=msg.complainant or msg.reply_to,
             resident_name=msg.complainant_name or msg.sender_name, passed_on_by=msg.forwarded_by,
             representative=msg.extra.get("representative") or signals.get("representative"),
             representative_name=(msg.sender_name or msg.sender) if signals.get("representative") else None,
             representative_consent=bool(msg.extra.get("consent", False)),
             resident_address=msg.extra.get("address") or None,
             urgent_hazard=signals.get("urgent_hazard"), suggestion=reading)
-        row = await repo.add_message(**self._message_fields(msg, raw), role="new_case", case_id=record.row.id)
-        events: list[Event] = []
-        if reading is not None:
-            s = reading["suggestion"]
-            events.append(record.case.suggest(s["label"], s["reason"], now(), why=reading.get("why"),
-                                              confidence=reading.get("confidence"), needs_review=s["needs_review"]))
-        await repo.save(record, events)
+        await repo.add_message(**self._message_fields(msg, raw), role="new_case", case_id=record.row.id, flush=False)
         if msg.channel == "email":
             await self._receipt(repo.session, record.row, policy, msg)
-        return IntakeResult("new_case", where.why, record.row.reference, row.id)
+        return IntakeResult("new_case", where.why, record.row.reference)
 
     async def _receipt(self, session: AsyncSession, case: m.Case, policy, msg: Inbound) -> None:  # noqa: ANN001
         cal = policy.calendar(self.region)
@@ -208,4 +259,5 @@ class Intake:
                            {"name": greeting_name(msg.complainant_name or msg.sender_name),
                             "confirm_by": long_date(confirm_by)},
                            to_addr=msg.reply_to if msg.forwarded_by is None else msg.complainant,
-                           to_name=msg.complainant_name)
+                           to_name=msg.complainant_name,
+                           thread=(msg.identity, msg.identity) if msg.identity.startswith("<") else (None, None))

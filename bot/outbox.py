@@ -59,7 +59,8 @@ async def thread_headers(session: AsyncSession, case_id: int) -> tuple[str | Non
 
 async def queue_letter(session: AsyncSession, config: LetterConfig, case: m.Case, kind: str, template: str,
                        values: dict[str, str], to_addr: str | None, to_name: str | None,
-                       now: dt.datetime | None = None) -> m.Outbox | None:
+                       now: dt.datetime | None = None,
+                       thread: tuple[str | None, str | None] | None = None) -> m.Outbox | None:
     """Render and insert a letter for `case`; returns the row (status pending or suppressed), or None
     when there is nobody to write to."""
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -73,7 +74,7 @@ async def queue_letter(session: AsyncSession, config: LetterConfig, case: m.Case
     ok, why = letters_allowed(to_addr, set(config.ours), recent, config.max_per_sender)
     text_t, html_t = templates.load(case.policy, template)
     text, html = render(text_t, html_t, {**values, "landlord": config.landlord, "reference": case.reference})
-    in_reply_to, references = await thread_headers(session, case.id)
+    in_reply_to, references = thread if thread is not None else await thread_headers(session, case.id)
     letter = Letter(kind=kind, to_addr=to_addr, to_name=clean_header(to_name, 120) or None,
                     subject=subject_for(case.reference, case.subject), text=text, html=html,
                     in_reply_to=in_reply_to, references=references)
@@ -83,7 +84,6 @@ async def queue_letter(session: AsyncSession, config: LetterConfig, case: m.Case
                    references=letter.references, status="pending" if ok else "suppressed",
                    last_error=None if ok else why, created_at=now, next_attempt_at=now)
     session.add(row)
-    await session.flush()
     return row
 
 

@@ -45,8 +45,10 @@ class Services:
                 logging.getLogger("bot").exception("listener failed after %s", kind)
 
     async def open_case(self, repo: Repository, *, policy: Policy, channel: str, received_at: dt.datetime,
-                        region: str | None = None, events: list[Event] | None = None, **fields: Any) -> CaseRecord:
-        """A new case with the next reference, inside the caller's unit of work."""
+                        region: str | None = None, events: list[Event] | None = None,
+                        suggestion_args: tuple | None = None, **fields: Any) -> CaseRecord:
+        """A new case with the next reference (and the classifier's suggestion, when there is one), inside the
+        caller's unit of work."""
         year = policy.calendar(region).local(received_at).year
         reference = await repo.next_reference(year)
         case = Case(reference=reference, policy=policy, received_at=received_at, region=region,
@@ -54,7 +56,11 @@ class Services:
                     representative_consent=bool(fields.get("representative_consent", False)))
         opened = Event("received", now(), actor=fields.get("passed_on_by") or "bot", channel=channel,
                        data={"received_at": received_at.isoformat(), "policy": policy.id})
-        return await repo.create_case(case, [opened, *(events or [])], channel=channel, **fields)
+        more = list(events or [])
+        if suggestion_args is not None:
+            label, reason, why, confidence, needs_review = suggestion_args
+            more.append(case.suggest(label, reason, now(), why=why, confidence=confidence, needs_review=needs_review))
+        return await repo.create_case(case, [opened, *more], channel=channel, **fields)
 
     async def decide(self, reference: str, decision: str, by: str, reason: str | None = None,
                      channel: str = "cli", consent: bool | None = None, at: dt.datetime | None = None) -> dict:

@@ -66,9 +66,12 @@ class TriageModel:
 
     def classify(self, messages: Sequence[Message], policy_name: str) -> list[dict[str, Any]]:
         """Reading + the policy's suggestion, in the shape `python -m bot classify` prints."""
-        policy = policies.load(policy_name)
+        return self.classify_each(messages, [policy_name] * len(messages))
+
+    def classify_each(self, messages: Sequence[Message], policy_names: Sequence[str]) -> list[dict[str, Any]]:
         out = []
-        for m, reading in zip(messages, self.read(messages)):
+        for m, reading, name in zip(messages, self.read(messages), policy_names):
+            policy = policies.load(name)
             received = (m.received_at or dt.datetime.now(dt.timezone.utc))
             day = policy.calendar().local(received).date() if isinstance(received, dt.datetime) else received
             s = suggest(reading, policy, day, self.threshold)
@@ -85,9 +88,17 @@ class IntakeClassifier:
         self.model = model
 
     def __call__(self, msg: Any, policy_name: str) -> dict[str, Any]:
-        sender = msg.sender if msg.channel == "email" else (msg.forwarded_by or msg.sender)
-        return self.model.classify([Message(body=msg.text, subject=msg.subject, channel=msg.channel,
-                                            sender=sender, received_at=msg.received_at)], policy_name)[0]
+        return self.many([msg], [policy_name])[0]
+
+    def many(self, msgs: Sequence[Any], policy_names: Sequence[str]) -> list[dict[str, Any]]:
+        """One pass of the model over a batch (an IMAP chunk)."""
+        return self.model.classify_each([_message(m) for m in msgs], policy_names)
+
+
+def _message(msg: Any) -> Message:
+    sender = msg.sender if msg.channel == "email" else (msg.forwarded_by or msg.sender)
+    return Message(body=msg.text, subject=msg.subject, channel=msg.channel, sender=sender,
+                   received_at=msg.received_at)
 
 
 def load_classifier(settings: Any) -> IntakeClassifier | None:

@@ -65,10 +65,11 @@ class Repository:
         return (await self.session.execute(
             select(m.InboundMessage).where(m.InboundMessage.identity == identity))).scalar_one_or_none()
 
-    async def add_message(self, **fields: Any) -> m.InboundMessage:
+    async def add_message(self, flush: bool = True, **fields: Any) -> m.InboundMessage:
         row = m.InboundMessage(**fields)
         self.session.add(row)
-        await self.session.flush()
+        if flush:
+            await self.session.flush()
         return row
 
     async def case_for_message_ids(self, message_ids: Sequence[str]) -> m.Case | None:
@@ -136,11 +137,11 @@ class Repository:
             crow.deadlines = {k: (v.isoformat() if v else None) for k, v in due.items()}
             crow.breached = clock.breaches(case.policy, case.calendar, today)
         row.next_due = next_due(case)
-        await self.session.flush()
+        if row.id is None:
+            await self.session.flush()
         for event in events:
             self.session.add(m.Event(case_id=row.id, kind=event.kind, at=event.at, actor=event.actor,
                                      channel=event.channel, data=_jsonable(event.data)))
-        await self.session.flush()
 
     async def list_cases(self, status: str | None = None, due_by: dt.date | None = None,
                          limit: int = 500) -> list[m.Case]:

@@ -27,6 +27,7 @@ from storage.db import unit_of_work
 
 log = logging.getLogger("bot.imap")
 FETCH_CHUNK = 200
+INTAKE_BATCH = 50  # messages per intake transaction (a failure retries each of them on its own)
 
 
 @dataclass
@@ -145,16 +146,21 @@ class MailboxReader:
             chunk = uids[start:start + FETCH_CHUNK]
             fetched = client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"])
             processed, quarantined = [], []
+            present, items = [], []
             for uid in chunk:
                 data = fetched.get(uid)
                 if data is None:
                     continue  # expunged by someone else meanwhile
-                raw = data.get(b"BODY[]") or b""
                 arrived = data.get(b"INTERNALDATE")
                 if isinstance(arrived, dt.datetime) and arrived.tzinfo is None:
                     arrived = arrived.replace(tzinfo=dt.timezone.utc)
-                result = self._await(self.intake.take_email(raw, self.source, arrived_at=arrived,
-                                                            policy=self.mb.policy))
+                present.append(uid)
+                items.append((data.get(b"BODY[]") or b"", arrived))
+            results = []
+            for start_batch in range(0, len(items), INTAKE_BATCH):
+                results += self._await(self.intake.take_emails(items[start_batch:start_batch + INTAKE_BATCH],
+                                                               self.source, policy=self.mb.policy))
+            for uid, result in zip(present, results):
                 if result.kind == "quarantined":
                     self.stats.quarantined += 1
                     quarantined.append(uid)
