@@ -111,7 +111,7 @@ password_env = "BENCH_IMAP_PASSWORD"\nfolder = "{folder}"\nprocessed_folder = "{
                             stderr=subprocess.DEVNULL)
     first = None
     while True:
-        done = count(db, "SELECT count(*) FROM cases")
+        done = count(db, "SELECT count(*) FROM inbound_messages")
         if done and first is None:
             first = time.perf_counter()
         if done >= n:
@@ -121,12 +121,14 @@ password_env = "BENCH_IMAP_PASSWORD"\nfolder = "{folder}"\nprocessed_folder = "{
         time.sleep(0.2)
     end = time.perf_counter()
     receipts = count(db, "SELECT count(*) FROM outbox WHERE kind = 'receipt'")
+    cases = count(db, "SELECT count(*) FROM cases")
     proc.terminate()
     _, status, usage = os.wait4(proc.pid, 0)
     total = end - t0
     steady = end - (first or t0)
     e2e = n / steady
-    print(f"drain: {n} messages, {receipts} receipts queued; {total:.1f} s from process start "
+    print(f"drain: {n} messages recorded ({cases} new cases, {n - cases} replies on existing cases or machine mail), "
+          f"{receipts} receipts queued; {total:.1f} s from process start "
           f"({n / total:.0f} messages/s including start-up), {steady:.1f} s from the first case "
           f"= {e2e:.0f} messages/s end to end (SQLite)")
     print(f"ceilings in the same run: imapclient fetch alone {imap_rate:,.0f} messages/s; "

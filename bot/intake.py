@@ -117,8 +117,10 @@ class Intake:
         try:
             async with unit_of_work(self.sessions) as session:
                 repo = Repository(session)
-                results = [await self._take_in(repo, msg, raw, reading)
-                           for (msg, raw), reading in zip(items, readings)]
+                batch = await self._batch_state(repo, [msg for msg, _ in items])
+                with session.no_autoflush:  # the batch's rows go in together at commit
+                    results = [await self._take_in(repo, msg, raw, reading, batch)
+                               for (msg, raw), reading in zip(items, readings)]
         except Exception:  # noqa: BLE001 - one message's failure must not hold back the others
             if len(items) == 1:
                 results = [await self._take_alone(*items[0], readings[0])]
@@ -128,10 +130,18 @@ class Intake:
             await self._told(msg, result)
         return results
 
+    async def _batch_state(self, repo: Repository, msgs: list[Inbound]) -> dict[str, Any]:
+        """What a batch looks up once: identities already recorded, letters already sent per address."""
+        addresses = sorted({(m_.reply_to if m_.forwarded_by is None else m_.complainant) or "" for m_ in msgs} - {""})
+        from .outbox import recent_letters
+        return {"seen": await repo.identities_present([m_.identity for m_ in msgs]),
+                "recent": await recent_letters(repo.session, self.letters, [a.lower() for a in addresses], now())}
+
     async def _take_alone(self, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None) -> IntakeResult:
         try:
             async with unit_of_work(self.sessions) as session:
-                return await self._take_in(Repository(session), msg, raw, reading)
+                repo = Repository(session)
+                return await self._take_in(repo, msg, raw, reading, await self._batch_state(repo, [msg]))
         except IntegrityError:
             # The same message committed by another path (SMTP and IMAP, two workers) a moment ago.
             async with self.sessions() as session:
@@ -152,23 +162,27 @@ class Intake:
                 log.exception("listener failed after %s", result.case_reference)
 
     async def _take_in(self, repo: Repository, msg: Inbound, raw: bytes | None,
-                       reading: dict[str, Any] | None) -> IntakeResult:
-        existing = await repo.message_by_identity(msg.identity)
-        thread = None if existing else await self._thread(repo, msg)
-        where = route(msg, thread.reference if thread else None, duplicate_of=(str(existing.id) if existing else None))
-        if where.kind == "duplicate":
+                       reading: dict[str, Any] | None, batch: dict[str, Any]) -> IntakeResult:
+        if msg.identity in batch["seen"]:
+            existing = await repo.message_by_identity(msg.identity) if msg.identity not in batch.get("new", ()) else None
             ref = None
             if existing is not None and existing.case_id:
                 ref = (await repo.session.get(m.Case, existing.case_id)).reference
-            return IntakeResult("duplicate", where.why, ref, existing.id if existing else None)
+            return IntakeResult("duplicate", "already recorded", ref, existing.id if existing else None)
+        batch["seen"].add(msg.identity)
+        batch.setdefault("new", set()).add(msg.identity)
+        if msg.references or msg.case_reference:
+            await repo.session.flush()  # a reply may point at a case opened earlier in this batch
+        thread = await self._thread(repo, msg)
+        where = route(msg, thread.reference if thread else None)
         if where.kind == "store_only":
-            row = await repo.add_message(**self._message_fields(msg, raw), role="auto_reply")
-            return IntakeResult("store_only", where.why, None, row.id)
+            await repo.add_message(**self._message_fields(msg, raw), role="auto_reply", flush=False)
+            return IntakeResult("store_only", where.why, None, None)
         if thread is not None and thread.policy != (msg.policy or self.default_policy) and reading is not None:
             reading = self._classify(msg, thread.policy)
         if where.kind == "attach":
             return await self._attach(repo, thread, msg, raw, reading, where)
-        return await self._new_case(repo, msg, raw, reading, where)
+        return await self._new_case(repo, msg, raw, reading, where, batch["recent"])
 
     async def _thread(self, repo: Repository, msg: Inbound) -> m.Case | None:
         """The case a message belongs to: its References/In-Reply-To first, then a case reference.
@@ -218,7 +232,8 @@ class Intake:
     async def _attach(self, repo: Repository, case_row: m.Case, msg: Inbound, raw: bytes | None,
                       reading: dict[str, Any] | None, where: Route) -> IntakeResult:
         record = await repo.get_by_id(case_row.id)
-        row = await repo.add_message(**self._message_fields(msg, raw), role="correspondence", case_id=case_row.id)
+        row = await repo.add_message(**self._message_fields(msg, raw), role="correspondence", case_id=case_row.id,
+                                     flush=True)
         events = [Event("correspondence", now(), actor=msg.sender or "unknown", channel=msg.channel,
                         data={"message": row.id, "subject": msg.subject})]
         escalation = bool(reading and reading["signals"].get("escalation_request"))
@@ -230,7 +245,7 @@ class Intake:
         return IntakeResult("attach", where.why, case_row.reference, row.id, escalation=escalation)
 
     async def _new_case(self, repo: Repository, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None,
-                        where: Route) -> IntakeResult:
+                        where: Route, recent: dict[str, int] | None = None) -> IntakeResult:
         policy = policies.load(msg.policy or self.default_policy)
         signals = (reading or {}).get("signals", {})
         suggestion = None
@@ -246,12 +261,13 @@ class Intake:
             representative_consent=bool(msg.extra.get("consent", False)),
             resident_address=msg.extra.get("address") or None,
             urgent_hazard=signals.get("urgent_hazard"), suggestion=reading)
-        await repo.add_message(**self._message_fields(msg, raw), role="new_case", case_id=record.row.id, flush=False)
+        await repo.add_message(**self._message_fields(msg, raw), role="new_case", case=record.row, flush=False)
         if msg.channel == "email":
-            await self._receipt(repo.session, record.row, policy, msg)
+            await self._receipt(repo.session, record.row, policy, msg, recent)
         return IntakeResult("new_case", where.why, record.row.reference)
 
-    async def _receipt(self, session: AsyncSession, case: m.Case, policy, msg: Inbound) -> None:  # noqa: ANN001
+    async def _receipt(self, session: AsyncSession, case: m.Case, policy, msg: Inbound,  # noqa: ANN001
+                       recent: dict[str, int] | None = None) -> None:
         cal = policy.calendar(self.region)
         due = start_stage(policy, 1, msg.received_at, cal).deadlines(policy, cal)
         confirm_by = due.get("acknowledge") or cal.add(cal.day_zero(msg.received_at), 5)
@@ -260,4 +276,5 @@ class Intake:
                             "confirm_by": long_date(confirm_by)},
                            to_addr=msg.reply_to if msg.forwarded_by is None else msg.complainant,
                            to_name=msg.complainant_name,
-                           thread=(msg.identity, msg.identity) if msg.identity.startswith("<") else (None, None))
+                           thread=(msg.identity, msg.identity) if msg.identity.startswith("<") else (None, None),
+                           recent_counts=recent)

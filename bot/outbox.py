@@ -57,28 +57,42 @@ async def thread_headers(session: AsyncSession, case_id: int) -> tuple[str | Non
     return last_inbound or ids[-1], " ".join(ids[-10:])
 
 
+async def recent_letters(session: AsyncSession, config: LetterConfig, addresses: list[str],
+                         now: dt.datetime) -> dict[str, int]:
+    """Letters queued or sent to each address within the rate window."""
+    rows = await session.execute(
+        select(m.Outbox.to_addr, func.count()).where(
+            m.Outbox.to_addr.in_(addresses), m.Outbox.status.in_(("pending", "sent")),
+            m.Outbox.created_at >= now - dt.timedelta(hours=config.window_hours)).group_by(m.Outbox.to_addr))
+    return {addr: n for addr, n in rows.all()}
+
+
 async def queue_letter(session: AsyncSession, config: LetterConfig, case: m.Case, kind: str, template: str,
                        values: dict[str, str], to_addr: str | None, to_name: str | None,
                        now: dt.datetime | None = None,
-                       thread: tuple[str | None, str | None] | None = None) -> m.Outbox | None:
+                       thread: tuple[str | None, str | None] | None = None,
+                       recent_counts: dict[str, int] | None = None) -> m.Outbox | None:
     """Render and insert a letter for `case`; returns the row (status pending or suppressed), or None
-    when there is nobody to write to."""
+    when there is nobody to write to. `recent_counts` (letters per address in the window) lets a batch
+    count once for all its letters."""
     now = now or dt.datetime.now(dt.timezone.utc)
     if not to_addr:
         return None
     to_addr = clean_header(to_addr, 320).lower()
-    recent = (await session.execute(
-        select(func.count()).select_from(m.Outbox).where(
-            m.Outbox.to_addr == to_addr, m.Outbox.status.in_(("pending", "sent")),
-            m.Outbox.created_at >= now - dt.timedelta(hours=config.window_hours)))).scalar_one()
+    if recent_counts is not None and to_addr in recent_counts:
+        recent = recent_counts[to_addr]
+    else:
+        recent = (await recent_letters(session, config, [to_addr], now)).get(to_addr, 0)
     ok, why = letters_allowed(to_addr, set(config.ours), recent, config.max_per_sender)
     text_t, html_t = templates.load(case.policy, template)
     text, html = render(text_t, html_t, {**values, "landlord": config.landlord, "reference": case.reference})
     in_reply_to, references = thread if thread is not None else await thread_headers(session, case.id)
+    if recent_counts is not None and ok:
+        recent_counts[to_addr] = recent + 1
     letter = Letter(kind=kind, to_addr=to_addr, to_name=clean_header(to_name, 120) or None,
                     subject=subject_for(case.reference, case.subject), text=text, html=html,
                     in_reply_to=in_reply_to, references=references)
-    row = m.Outbox(case_id=case.id, kind=letter.kind, to_addr=letter.to_addr, to_name=letter.to_name,
+    row = m.Outbox(case=case, kind=letter.kind, to_addr=letter.to_addr, to_name=letter.to_name,
                    subject=letter.subject, body_text=letter.text, body_html=letter.html,
                    message_id=new_message_id(kind, case.reference, config.domain), in_reply_to=letter.in_reply_to,
                    references=letter.references, status="pending" if ok else "suppressed",

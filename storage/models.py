@@ -155,6 +155,7 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    case: Mapped[Case | None] = relationship(lazy="raise")
 
 
 class Quarantine(Base):

