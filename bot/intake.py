@@ -134,8 +134,21 @@ class Intake:
         """What a batch looks up once: identities already recorded, letters already sent per address."""
         addresses = sorted({(m_.reply_to if m_.forwarded_by is None else m_.complainant) or "" for m_ in msgs} - {""})
         from .outbox import recent_letters
-        return {"seen": await repo.identities_present([m_.identity for m_ in msgs]),
-                "recent": await recent_letters(repo.session, self.letters, [a.lower() for a in addresses], now())}
+        addresses = [a.lower() for a in addresses]
+        recent = dict.fromkeys(addresses, 0)
+        recent.update(await recent_letters(repo.session, self.letters, addresses, now()))
+        seen = await repo.identities_present([m_.identity for m_ in msgs])
+        # Messages that will open a case (no thread to join): their references are reserved in one go.
+        likely = sum(1 for m_ in msgs if m_.identity not in seen and not m_.auto_reply and not m_.references
+                     and not m_.case_reference)
+        return {"seen": seen, "recent": recent, "likely_new": likely, "refs": {}}
+
+    async def _reference(self, repo: Repository, batch: dict[str, Any], year: int) -> str:
+        pool = batch["refs"].setdefault(year, [])
+        if not pool:
+            pool.extend(await repo.reserve_references(year, max(1, batch["likely_new"])))
+        batch["likely_new"] = max(0, batch["likely_new"] - 1)
+        return pool.pop(0)
 
     async def _take_alone(self, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None) -> IntakeResult:
         try:
@@ -182,7 +195,7 @@ class Intake:
             reading = self._classify(msg, thread.policy)
         if where.kind == "attach":
             return await self._attach(repo, thread, msg, raw, reading, where)
-        return await self._new_case(repo, msg, raw, reading, where, batch["recent"])
+        return await self._new_case(repo, msg, raw, reading, where, batch)
 
     async def _thread(self, repo: Repository, msg: Inbound) -> m.Case | None:
         """The case a message belongs to: its References/In-Reply-To first, then a case reference.
@@ -245,8 +258,10 @@ class Intake:
         return IntakeResult("attach", where.why, case_row.reference, row.id, escalation=escalation)
 
     async def _new_case(self, repo: Repository, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None,
-                        where: Route, recent: dict[str, int] | None = None) -> IntakeResult:
+                        where: Route, batch: dict[str, Any]) -> IntakeResult:
         policy = policies.load(msg.policy or self.default_policy)
+        year = policy.calendar(self.region).local(msg.received_at).year
+        reference = await self._reference(repo, batch, year)
         signals = (reading or {}).get("signals", {})
         suggestion = None
         if reading is not None:
@@ -254,7 +269,7 @@ class Intake:
             suggestion = (s["label"], s["reason"], reading.get("why"), reading.get("confidence"), s["needs_review"])
         record = await self.services.open_case(
             repo, policy=policy, channel=msg.channel, received_at=msg.received_at, region=self.region,
-            suggestion_args=suggestion, subject=msg.subject, resident_email=msg.complainant or msg.reply_to,
+            suggestion_args=suggestion, reference=reference, subject=msg.subject, resident_email=msg.complainant or msg.reply_to,
             resident_name=msg.complainant_name or msg.sender_name, passed_on_by=msg.forwarded_by,
             representative=msg.extra.get("representative") or signals.get("representative"),
             representative_name=(msg.sender_name or msg.sender) if signals.get("representative") else None,
@@ -263,7 +278,7 @@ class Intake:
             urgent_hazard=signals.get("urgent_hazard"), suggestion=reading)
         await repo.add_message(**self._message_fields(msg, raw), role="new_case", case=record.row, flush=False)
         if msg.channel == "email":
-            await self._receipt(repo.session, record.row, policy, msg, recent)
+            await self._receipt(repo.session, record.row, policy, msg, batch["recent"])
         return IntakeResult("new_case", where.why, record.row.reference)
 
     async def _receipt(self, session: AsyncSession, case: m.Case, policy, msg: Inbound,  # noqa: ANN001

@@ -46,11 +46,12 @@ class Services:
 
     async def open_case(self, repo: Repository, *, policy: Policy, channel: str, received_at: dt.datetime,
                         region: str | None = None, events: list[Event] | None = None,
-                        suggestion_args: tuple | None = None, **fields: Any) -> CaseRecord:
+                        suggestion_args: tuple | None = None, reference: str | None = None,
+                        **fields: Any) -> CaseRecord:
         """A new case with the next reference (and the classifier's suggestion, when there is one), inside the
         caller's unit of work."""
-        year = policy.calendar(region).local(received_at).year
-        reference = await repo.next_reference(year)
+        if reference is None:
+            reference = await repo.next_reference(policy.calendar(region).local(received_at).year)
         case = Case(reference=reference, policy=policy, received_at=received_at, region=region,
                     representative=fields.get("representative"),
                     representative_consent=bool(fields.get("representative_consent", False)))

@@ -51,14 +51,18 @@ class Repository:
 
     # -- references --------------------------------------------------------------------------------
     async def next_reference(self, year: int) -> str:
-        """The next CMP-YYYY-NNNNN. One atomic upsert: concurrent writers on PostgreSQL wait on the
+        """The next CMP-YYYY-NNNNN."""
+        return (await self.reserve_references(year, 1))[0]
+
+    async def reserve_references(self, year: int, count: int) -> list[str]:
+        """`count` consecutive references in one atomic upsert: concurrent writers on PostgreSQL wait on the
         counter row's lock, so two workers never issue the same number."""
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        stmt = insert(m.ReferenceCounter).values(year=year, value=1)
+        stmt = insert(m.ReferenceCounter).values(year=year, value=count)
         stmt = stmt.on_conflict_do_update(index_elements=[m.ReferenceCounter.year],
-                                          set_={"value": m.ReferenceCounter.value + 1})
-        number = (await self.session.execute(stmt.returning(m.ReferenceCounter.value))).scalar_one()
-        return format_reference(year, number)
+                                          set_={"value": m.ReferenceCounter.value + count})
+        last = (await self.session.execute(stmt.returning(m.ReferenceCounter.value))).scalar_one()
+        return [format_reference(year, n) for n in range(last - count + 1, last + 1)]
 
     # -- messages ----------------------------------------------------------------------------------
     async def identities_present(self, identities: Sequence[str]) -> set[str]:
