@@ -32,8 +32,8 @@ def email_bytes(sender="resident@example.org", subject="Leak in my kitchen", bod
     msg["Message-ID"] = message_id or make_msgid(domain="example.org")
     for k, v in (headers or {}).items():
         msg[k] = v
-    msg.set_content(body)
-    return msg.as_bytes()
+    msg.set_content(body, cte="quoted-printable" if any(len(line) > 200 for line in body.splitlines()) else None)
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))  # wire format: CRLF line ends
 
 
 @dataclass
