@@ -520,3 +520,43 @@ async def corrections_export(settings, services, out) -> None:  # noqa: ANN001
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     click.echo(f"{count} correction(s) exported", err=True)
+
+
+# -- reports ---------------------------------------------------------------------------------------
+@main.command()
+@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Last day, YYYY-MM-DD.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw weekly volumes and on-time rates to this PNG.")
+@click.option("--annual", "annual_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the annual complaints performance report (.md or .html).")
+@with_services
+async def report(settings, services, start: str, end: str, fmt: str, chart_path: str | None,
+                 annual_path: str | None) -> None:
+    """Tenant Satisfaction Measures CH01/CH02, volumes, timeliness, refusals; optionally a chart and the
+    annual report the Code asks for."""
+    from pathlib import Path
+    from . import reports
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise ConfigError("--from/--to: dates must be YYYY-MM-DD") from None
+    if last < first:
+        raise ConfigError("--to must not be before --from")
+    data = await reports.build(services.sessions, first, last, settings.bot.homes, settings.bot.region)
+    click.echo(reports.render(data, fmt))
+    if chart_path:
+        reports.chart(data, Path(chart_path))
+        click.echo(f"chart written to {chart_path}", err=True)
+    if annual_path:
+        path = Path(annual_path)
+        fmt_out = "html" if path.suffix.lower() in (".html", ".htm") else "md"
+        if chart_path:
+            chart_name = Path(chart_path).name
+        else:
+            chart_file = path.with_suffix(".png")
+            reports.chart(data, chart_file)
+            chart_name = chart_file.name
+        path.write_text(reports.annual(data, settings.relay.from_name, fmt_out, chart_name), encoding="utf-8")
+        click.echo(f"annual report written to {path}", err=True)
