@@ -560,3 +560,28 @@ async def report(settings, services, start: str, end: str, fmt: str, chart_path:
             chart_name = chart_file.name
         path.write_text(reports.annual(data, settings.relay.from_name, fmt_out, chart_name), encoding="utf-8")
         click.echo(f"annual report written to {path}", err=True)
+
+
+# -- data protection -------------------------------------------------------------------------------
+@main.command()
+@click.argument("email")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder to write (default: ./sar-<email>-<date>).")
+@with_services
+async def sar(settings, services, email: str, out_dir: str | None) -> None:
+    """Subject access request: export everything held about EMAIL (cases, messages with raw .eml, letters)."""
+    from pathlib import Path
+    from .privacy import subject_access
+    folder = Path(out_dir or f"sar-{email.replace('@', '_at_')}-{dt.date.today().isoformat()}")
+    counts = await subject_access(services.sessions, email, folder)
+    click.echo(f"{folder}: {counts['cases']} case(s), {counts['messages']} message(s), {counts['letters']} letter(s)")
+
+
+@main.command()
+@click.option("--days", type=int, default=None, help="Override retention.closed_case_days.")
+@with_services
+async def retention(settings, services, days: int | None) -> None:
+    """Anonymise closed cases older than the retention period now (the scheduler does it daily)."""
+    from .privacy import anonymise_closed
+    counts = await anonymise_closed(services.sessions, days if days is not None else settings.retention.closed_case_days)
+    click.echo(f"anonymised {counts['cases']} case(s), {counts['messages']} message(s), {counts['letters']} letter(s)")

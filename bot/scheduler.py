@@ -85,6 +85,10 @@ class Scheduler:
             closed = await self.auto_close(today)
             log.info("scheduler: auto-close closed %d case(s)", closed)
             ran.append("auto_close")
+        if self.settings.retention.enabled and await claim(self.services.sessions, "retention", today.isoformat()):
+            from .privacy import anonymise_closed
+            await anonymise_closed(self.services.sessions, self.settings.retention.closed_case_days, today)
+            ran.append("retention")
         if self.calendar.is_working_day(today) and await claim(self.services.sessions, "deadline_watch",
                                                                 today.isoformat()):
             notes = await self.deadline_watch(today)

@@ -143,6 +143,16 @@ class AttachmentsSection(_Section):
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
 
 
+class MetricsSection(_Section):
+    port: int = Field(default=0, ge=0, le=65535)  # Prometheus /metrics on this port; 0: off
+    host: str = "127.0.0.1"
+
+
+class RetentionSection(_Section):
+    closed_case_days: int = Field(default=6 * 365, ge=30)  # anonymise closed cases this long after closure
+    enabled: bool = True
+
+
 class Settings(_Section):
     bot: BotSection = BotSection()
     database: DatabaseSection = DatabaseSection()
@@ -152,6 +162,8 @@ class Settings(_Section):
     slack: SlackSection = SlackSection()
     classifier: ClassifierSection = ClassifierSection()
     attachments: AttachmentsSection = AttachmentsSection()
+    retention: RetentionSection = RetentionSection()
+    metrics: MetricsSection = MetricsSection()
     source: Path | None = None
 
     @model_validator(mode="after")
