@@ -585,3 +585,16 @@ async def retention(settings, services, days: int | None) -> None:
     from .privacy import anonymise_closed
     counts = await anonymise_closed(services.sessions, days if days is not None else settings.retention.closed_case_days)
     click.echo(f"anonymised {counts['cases']} case(s), {counts['messages']} message(s), {counts['letters']} letter(s)")
+
+
+@main.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check settings, database and migrations, IMAP, the relay, Slack and the model: one line each."""
+    from .doctor import run_checks
+    settings = settings_of(ctx)
+    checks = _run(run_checks(settings))
+    for check in checks:
+        click.echo(check.line())
+    if any(c.ok is False for c in checks):
+        ctx.exit(1)

@@ -118,6 +118,17 @@ async def start_components(settings: Settings, services: Services, stack: AsyncE
                                          ("slack.triage_channel", settings.slack.triage_channel)) if not ok]
         log.info("slack: off (not configured: %s)", ", ".join(missing))
 
+    from . import metrics
+    intake.listeners.append(metrics.on_intake)
+    services.listeners.append(metrics.on_case_event)
+    if running.sender is not None:
+        running.sender.listeners.append(metrics.on_letter)
+    if settings.metrics.port:
+        port = metrics.serve(settings.metrics.host, settings.metrics.port)
+        log.info("metrics: Prometheus counters on http://%s:%d/metrics", settings.metrics.host, port)
+    else:
+        log.info("metrics: off (metrics.port = 0)")
+
     from .scheduler import Scheduler
     scheduler = Scheduler(settings, services, post_digest)
     running.tasks.append(asyncio.create_task(scheduler.run(stop), name="scheduler"))

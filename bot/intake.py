@@ -104,6 +104,8 @@ class Intake:
             await session.flush()
             qid = row.id
         log.warning("quarantined message %s from %s: %s", qid, source, reason[:200])
+        from .metrics import QUARANTINED
+        QUARANTINED.inc()
         return IntakeResult("quarantined", reason, None, qid)
 
     # -- any channel -------------------------------------------------------------------------------
