@@ -70,7 +70,8 @@ async def start_components(settings: Settings, services: Services, stack: AsyncE
                       use_ssl=settings.relay.ssl, username=settings.relay.username,
                       password=settings.relay.password())
         sender = running.sender = OutboxSender(services.sessions, relay, settings.relay.from_address,
-                                               settings.relay.from_name, settings.relay.retry_max_seconds)
+                                               settings.relay.from_name, settings.relay.retry_max_seconds,
+                                               claim_seconds=settings.relay.claim_seconds)
         running.tasks.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
         wake = lambda kind, details: _wake(sender)  # noqa: E731 - new letters go out at once
         intake.listeners.append(wake)
@@ -84,8 +85,11 @@ async def start_components(settings: Settings, services: Services, stack: AsyncE
         from .mail.imap import MailboxReader
         halt = threading.Event()
         loop = asyncio.get_running_loop()
+        from .leases import acquire
         for mailbox in settings.imap.mailboxes:
-            reader = MailboxReader(mailbox, intake, services.sessions, loop, halt)
+            lease = (lambda name=mailbox.name: acquire(services.sessions, f"imap:{name}", settings.bot.lease_seconds))
+            reader = MailboxReader(mailbox, intake, services.sessions, loop, halt, lease=lease,
+                                   lease_seconds=settings.bot.lease_seconds)
             reader.start()
             running.readers.append(reader)
             log.info("imap %s: reading %s@%s:%d folder %s", mailbox.name, mailbox.username, mailbox.host,

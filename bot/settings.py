@@ -32,6 +32,7 @@ class BotSection(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     review_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    lease_seconds: float = Field(default=60.0, ge=5.0)  # a dead worker's mailboxes are taken over after this
 
 
 class DatabaseSection(_Section):
@@ -102,6 +103,7 @@ class Relay(_Section):
     max_letters_per_sender: int = Field(default=3, ge=1)
     rate_window_hours: int = Field(default=24, ge=1)
     retry_max_seconds: float = Field(default=900.0, gt=0)
+    claim_seconds: float = Field(default=120.0, ge=5.0)  # a letter claimed by a worker that died is retried after this
 
     def password(self) -> str:
         return os.environ.get(self.password_env, "")

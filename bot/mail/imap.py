@@ -41,9 +41,10 @@ class MailboxStats:
 class MailboxReader:
     def __init__(self, mailbox: Any, intake: Any, sessions: async_sessionmaker[AsyncSession],
                  loop: asyncio.AbstractEventLoop, stop: threading.Event,
-                 lease: Callable[[], Awaitable[bool]] | None = None) -> None:
+                 lease: Callable[[], Awaitable[bool]] | None = None, lease_seconds: float = 60.0) -> None:
         self.mb, self.intake, self.sessions, self.loop, self.stop = mailbox, intake, sessions, loop, stop
         self.lease = lease  # when set: only read while this worker holds the mailbox's lease
+        self.renew_every = lease_seconds / 3
         self.stats = MailboxStats()
         self.source = f"imap:{mailbox.name}"
         self.thread = threading.Thread(target=self.run, name=f"imap-{mailbox.name}", daemon=True)
@@ -129,8 +130,8 @@ class MailboxReader:
                     return
                 if (dt.datetime.now() - started).total_seconds() >= self.mb.idle_renew_seconds:
                     return  # re-issue IDLE before the server's 29-30 minute cut-off
-                if self.lease is not None and (dt.datetime.now() - started).total_seconds() % 30 < 1:
-                    return  # come up for air to renew the lease
+                if self.lease is not None and (dt.datetime.now() - started).total_seconds() >= self.renew_every:
+                    return  # come up to renew the lease
         finally:
             self.idle_started.clear()
             client.idle_done()
@@ -172,6 +173,9 @@ class MailboxReader:
             self._mark(client, processed, self.mb.processed_folder, can_move)
             self._mark(client, quarantined, self.mb.quarantine_folder, can_move)
             self._await(self._save_state(uidvalidity, max(chunk)))
+            if self.lease is not None and not self._await(self.lease()):
+                log.info("imap %s: lease lost mid-backlog; another worker continues", self.mb.name)
+                return
 
     def _mark(self, client: IMAPClient, uids: list[int], folder: str, can_move: bool) -> None:
         if not uids:

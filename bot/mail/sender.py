@@ -85,8 +85,9 @@ class Relay:
 
 class OutboxSender:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], relay: Relay, from_address: str,
-                 from_name: str, retry_max_seconds: float = 900.0, batch: int = 20) -> None:
-        self.sessions, self.relay = sessions, relay
+                 from_name: str, retry_max_seconds: float = 900.0, batch: int = 20,
+                 claim_seconds: float = 120.0) -> None:
+        self.sessions, self.relay, self.claim_seconds = sessions, relay, claim_seconds
         self.from_address, self.from_name = from_address, from_name
         self.retry_max, self.batch = retry_max_seconds, batch
         self.wake = asyncio.Event()
@@ -110,7 +111,7 @@ class OutboxSender:
     async def drain_once(self) -> int:
         """Send what is due; returns how many letters went out."""
         sent = 0
-        while rows := await self._claim():
+        while rows := await self._claim(self.claim_seconds):
             for row in rows:
                 error = None
                 try:
