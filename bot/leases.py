@@ -31,7 +31,28 @@ async def acquire(sessions: Any, name: str, seconds: float, owner: str = WORKER)
         insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
         created = await session.execute(insert(m.Lease).values(name=name, owner=owner, expires_at=until)
                                         .on_conflict_do_nothing(index_elements=[m.Lease.name]))
-        return bool(created.rowcount)
+        if created.rowcount:
+            return True
+        holder = await session.get(m.Lease, name)
+        if holder is not None and _dead_here(holder.owner):
+            # A worker on this machine that no longer exists (killed, crashed): no need to wait for expiry.
+            stolen = await session.execute(update(m.Lease).where(m.Lease.name == name, m.Lease.owner == holder.owner)
+                                           .values(owner=owner, expires_at=until))
+            return bool(stolen.rowcount)
+        return False
+
+
+def _dead_here(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 async def release(sessions: Any, name: str, owner: str = WORKER) -> None:
