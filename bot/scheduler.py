@@ -81,6 +81,12 @@ class Scheduler:
                 sections = await digest_sections(self.services, self.calendar, today)
                 await self.post_digest(f"Complaints digest {today.isoformat()}", digest(today.isoformat(), sections))
                 ran.append("digest")
+        week = f"{today.isocalendar()[0]}-W{today.isocalendar()[1]:02d}"
+        first_working_day = self.calendar.on_or_after(today - dt.timedelta(days=today.weekday()))
+        if (self.post_digest and today == first_working_day and local.time() >= self.settings.slack.digest_time
+                and await claim(self.services.sessions, "weekly_summary", week)):
+            await self.post_digest(*await self.weekly_summary(today))
+            ran.append("weekly_summary")
         if await claim(self.services.sessions, "auto_close", today.isoformat()):
             closed = await self.auto_close(today)
             log.info("scheduler: auto-close closed %d case(s)", closed)
@@ -126,6 +132,24 @@ class Scheduler:
                 holding += event.kind == "holding_response_due"
                 await self.services._notify(event.kind, {"reference": ref, "event": event})
         return breaches, holding
+
+    async def weekly_summary(self, today: dt.date) -> tuple[str, list[dict]]:
+        """Last week's figures (Monday to Sunday) for the triage channel."""
+        from .reports import build
+        monday = today - dt.timedelta(days=today.weekday() + 7)
+        sunday = monday + dt.timedelta(days=6)
+        r = await build(self.services.sessions, monday, sunday, self.settings.bot.homes, self.settings.bot.region)
+        t, v = r["tsm"], r["volumes"]
+        pct = lambda x: "-" if x is None else f"{100 * x:.0f}%"  # noqa: E731
+        text = (f"*Complaints last week* ({monday.isoformat()} to {sunday.isoformat()})\n"
+                f"• {v['messages_opening_cases']} new cases: " +
+                ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in v["by_confirmed_label"].items()) + "\n"
+                f"• stage 1 received {t['stage1_received']}, answered {t['stage1_answered']} "
+                f"({pct(t['CH02_stage1_within_code_timescales'])} within the Code's timescales)\n"
+                f"• stage 2 received {t['stage2_received']}, answered {t['stage2_answered']} "
+                f"({pct(t['CH02_stage2_within_code_timescales'])} within the Code's timescales)\n"
+                f"• urgent hazards {r['urgent_hazards']['count']}")
+        return "Complaints: weekly summary", [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
     async def auto_close(self, today: dt.date) -> int:
         """Close answered cases whose window for the next stage has passed (per each case's policy)."""

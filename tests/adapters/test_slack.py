@@ -236,9 +236,12 @@ async def test_digest_posts_on_working_days_only(slack):
     assert "digest" not in await Scheduler(slack.settings, slack.services, post, at(2026, 4, 6, 10)).tick()  # Easter Monday
     assert "digest" not in await Scheduler(slack.settings, slack.services, post, at(2026, 3, 7, 10)).tick()  # Saturday
     assert "digest" not in await Scheduler(slack.settings, slack.services, post, at(2026, 3, 9, 7)).tick()   # 07:00, too early
-    assert "digest" in await Scheduler(slack.settings, slack.services, post, at(2026, 3, 9, 10)).tick()
+    ran = await Scheduler(slack.settings, slack.services, post, at(2026, 3, 9, 10)).tick()
+    assert "digest" in ran and "weekly_summary" in ran  # Monday 9 March: digest and last week's summary
     assert "digest" not in await Scheduler(slack.settings, slack.services, post, at(2026, 3, 9, 11)).tick()  # once a day
-    assert len(posted) == 1 and "Complaints digest" in json.dumps(posted[0])
+    assert "weekly_summary" not in await Scheduler(slack.settings, slack.services, post, at(2026, 3, 10, 11)).tick()
+    assert len(posted) == 3 and "Complaints digest" in json.dumps(posted[0])  # Monday, weekly, Tuesday
+    assert "Complaints last week" in json.dumps(posted[1]) and "2026-03-02 to 2026-03-08" in json.dumps(posted[1])
 
 
 async def test_breaches_are_posted_once_in_the_cards_thread(slack):
