@@ -168,7 +168,8 @@ class Intake:
     async def _told(self, msg: Inbound, result: IntakeResult) -> None:
         if result.kind not in ("new_case", "attach"):
             return
-        log.info("%s: %s via %s from %s", result.case_reference, result.kind, msg.source, redact_address(msg.sender))
+        log.info("%s: %s via %s from %s", result.case_reference, result.kind, msg.source, redact_address(msg.sender),
+                 extra={"case": result.case_reference})
         for listener in self.listeners:
             try:
                 await listener(result.kind, {"reference": result.case_reference, "message": msg,
