@@ -185,7 +185,9 @@ class SignalRules:
         spans = [Span(doc, s, e, label=label) for label, s, e in
                  ((doc.vocab.strings[m], s, e) for m, s, e in self.phrases(doc))]
         spans += [Span(doc, s, e, label=doc.vocab.strings[m]) for m, s, e in self.tokens(doc)]
-        text = doc.user_data["text"] = doc.text  # built once: doc.text joins every token
+        text = doc.user_data.get("text")
+        if text is None:
+            text = doc.user_data["text"] = doc.text  # built once: doc.text joins every token
         for label, regex in (("REF", REFERENCE_RE), ("AGE", AGE_RE)):
             for m in regex.finditer(text):
                 group = m.lastindex or 0

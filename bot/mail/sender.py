@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
@@ -94,19 +94,25 @@ class OutboxSender:
         self.listeners: list[Any] = []  # told after commit: ("letter_sent", details)
 
     async def _claim(self, lease_seconds: float = 120.0) -> list[m.Outbox]:
-        """Claim due letters in a short transaction: SKIP LOCKED keeps two workers off the same rows, and
-        the lease (status 'sending' until next_attempt_at) keeps them off while the letter is in flight."""
+        """Claim due letters in one statement: UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
+        on PostgreSQL keeps two workers off the same rows; on SQLite the single UPDATE is atomic. The lease
+        (status 'sending' until next_attempt_at) keeps others off while the letter is in flight."""
         async with unit_of_work(self.sessions) as session:
             now = dt.datetime.now(dt.timezone.utc)
-            query = (select(m.Outbox).where(m.Outbox.status.in_(("pending", "sending")),
-                                            m.Outbox.next_attempt_at <= now)
-                     .order_by(m.Outbox.id).limit(self.batch))
+            due = (select(m.Outbox.id).where(m.Outbox.status.in_(("pending", "sending")),
+                                             m.Outbox.next_attempt_at <= now)
+                   .order_by(m.Outbox.id).limit(self.batch))
             if session.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await session.execute(query)).scalars())
-            for row in rows:
-                row.status, row.next_attempt_at = "sending", now + dt.timedelta(seconds=lease_seconds)
-            return rows
+                due = due.with_for_update(skip_locked=True)
+            claimed = (await session.execute(
+                update(m.Outbox).where(m.Outbox.id.in_(due.scalar_subquery()))
+                .values(status="sending", next_attempt_at=now + dt.timedelta(seconds=lease_seconds))
+                .returning(m.Outbox.id))).scalars().all()
+            if not claimed:
+                return []
+            rows = (await session.execute(select(m.Outbox).where(m.Outbox.id.in_(claimed))
+                                          .order_by(m.Outbox.id))).scalars().all()
+            return list(rows)
 
     async def drain_once(self) -> int:
         """Send what is due; returns how many letters went out."""

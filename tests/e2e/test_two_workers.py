@@ -1,6 +1,11 @@
 """Two `python -m bot run` workers on one real PostgreSQL and one Dovecot mailbox: the one reading the mailbox
 is killed with SIGKILL mid-backlog; the other takes over, and every message is recorded once and every receipt
-sent once to the relay."""
+sent once to the relay.
+
+The killed worker is the one that started first (so it holds the mailbox's lease) and has no relay: a worker
+killed between the relay's acceptance of a letter and its own commit would leave that letter to be sent again
+(SMTP delivery across a crash is at least once; see README). Two senders draining one outbox concurrently are
+tested in tests/adapters/test_outbox_workers.py."""
 
 import collections
 import os
@@ -33,12 +38,18 @@ async def test_two_workers_share_a_mailbox_and_survive_a_kill(dovecot, postgres,
                                          message_id=f"<two-{i}@example.org>"))
     sink, controller = start_sink()
     procs: dict[int, subprocess.Popen] = {}
+    engines: list = []
     try:
+        relay = f'[relay]\nhost = "127.0.0.1"\nport = {controller.port}\nstarttls = false\nclaim_seconds = 10\n'
         for n in (1, 2):
+            if n == 2:  # worker 1 takes the mailbox's lease first
+                deadline = time.monotonic() + 30
+                while not await _lease_owner(db_url) and time.monotonic() < deadline:
+                    await __import__("asyncio").sleep(0.05)
             cfg = tmp_path / f"w{n}.toml"
             cfg.write_text(f"""[bot]\ndata_dir = "{tmp_path / f'data{n}'}"\nlease_seconds = 6\n
 [database]\nurl = "{db_url}"\n[smtp]\nenabled = false\n
-[relay]\nhost = "127.0.0.1"\nport = {controller.port}\nstarttls = false\nclaim_seconds = 10\nmax_letters_per_sender = 5\n
+{relay if n == 2 else ""}
 [[imap.mailboxes]]\nname = "shared"\nhost = "127.0.0.1"\nport = {dovecot.port}\ntls = false\nusername = "{dovecot.user}"
 password_env = "TWO_IMAP_PASSWORD"\nfolder = "{folder}"\nprocessed_folder = "{folder}-done"\n""")
             env = {**os.environ, "TWO_IMAP_PASSWORD": dovecot.password, "BOT_CONFIG": str(cfg)}
@@ -48,6 +59,7 @@ password_env = "TWO_IMAP_PASSWORD"\nfolder = "{folder}"\nprocessed_folder = "{fo
         import asyncio
         from sqlalchemy.ext.asyncio import create_async_engine
         aengine = create_async_engine(db_url)
+        engines.append(aengine)
 
         async def one(sql: str):
             try:
@@ -61,6 +73,7 @@ password_env = "TWO_IMAP_PASSWORD"\nfolder = "{folder}"\nprocessed_folder = "{fo
             await asyncio.sleep(0.05)
         owner = await one("SELECT owner FROM leases WHERE name = 'imap:shared'")
         holder = next(n for n, p in procs.items() if owner and owner.endswith(f":{p.pid}"))
+        assert holder == 1
         procs[holder].send_signal(signal.SIGKILL)
         procs[holder].wait(10)
         recorded_at_kill = await one("SELECT count(*) FROM inbound_messages")
@@ -83,8 +96,9 @@ password_env = "TWO_IMAP_PASSWORD"\nfolder = "{folder}"\nprocessed_folder = "{fo
         survivor = next(n for n in procs if n != holder)
         assert await one("SELECT owner FROM leases WHERE name = 'imap:shared'") == \
             f"{os.uname().nodename}:{procs[survivor].pid}"
-        await aengine.dispose()
     finally:
+        for e in engines:
+            await e.dispose()
         for p in procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -93,3 +107,15 @@ password_env = "TWO_IMAP_PASSWORD"\nfolder = "{folder}"\nprocessed_folder = "{fo
                 except subprocess.TimeoutExpired:
                     p.kill()
         controller.stop()
+
+
+async def _lease_owner(db_url: str):
+    from sqlalchemy.ext.asyncio import create_async_engine
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT owner FROM leases WHERE name = 'imap:shared'"))).scalar()
+    except Exception:  # noqa: BLE001 - not created yet
+        return None
+    finally:
+        await engine.dispose()
