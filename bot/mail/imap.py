@@ -27,7 +27,7 @@ from storage.db import unit_of_work
 
 log = logging.getLogger("bot.imap")
 FETCH_CHUNK = 200
-INTAKE_BATCH = 50  # messages per intake transaction (a failure retries each of them on its own)
+INTAKE_BATCH = 200  # messages per intake transaction (a failure retries each of them on its own)
 
 
 @dataclass
