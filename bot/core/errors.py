@@ -5,6 +5,7 @@
     ├── PolicyError            a policy has no such stage / target / reason
     ├── ClockError             an illegal clock operation (extension over the cap, pause not allowed)
     ├── TransitionError        an illegal case-lifecycle transition
+    │   └── ConsentNeeded      a representative's complaint confirmed without the resident's permission
     ├── NotFound               no such case / message / record
     ├── ParseError             an inbound message cannot be understood (it is quarantined, never dropped)
     └── StorageError           the store could not commit (the message stays unprocessed)
@@ -29,6 +30,10 @@ class ClockError(BotError):
 
 class TransitionError(BotError):
     """A case cannot move from its current status to the one asked for."""
+
+
+class ConsentNeeded(TransitionError):
+    """A complaint made by a representative needs the resident's permission recorded before it is confirmed."""
 
 
 class NotFound(BotError):

@@ -13,7 +13,7 @@ from typing import Any
 
 from .calendar import WorkingCalendar
 from .clocks import StageClock, auto_close_on, start_stage, window_closes
-from .errors import TransitionError
+from .errors import ConsentNeeded, TransitionError
 from .policy import LABELS, REASONS, Policy
 
 STATUSES = (
@@ -128,9 +128,12 @@ class Case:
             raise TransitionError(f"{self.reference}: already acknowledged as a complaint; close it instead")
         if not by.strip():
             raise TransitionError("a decision needs the name of the team lead who made it")
-        previous = self.confirmed_label
         if consent is not None:
             self.representative_consent = consent
+        if decision == "complaint" and self.representative and not self.representative_consent:
+            raise ConsentNeeded(f"{self.reference} was made by a representative ({self.representative}): the "
+                                "policies need the resident's permission for them to act; record it (--consent) first")
+        previous = self.confirmed_label
         self.confirmed_label, self.confirmed_reason, self.decided_by = decision, reason, by
         today = self.calendar.local(at).date()
         if decision == "complaint":

@@ -142,3 +142,15 @@ def test_acknowledging_later_never_brings_the_response_forward(day, d1, d2, name
     r2 = clock.acknowledge(cal.add(clock.start, late)).deadlines(policy, cal)["respond"]
     assert cal.is_working_day(r1) and cal.is_working_day(r2)
     assert r1 <= r2
+
+
+def test_a_representatives_complaint_needs_consent_before_it_is_confirmed():
+    from bot.core.errors import ConsentNeeded
+    case = new_case()
+    case.representative = "mp"
+    with pytest.raises(ConsentNeeded, match="permission"):
+        case.decide("complaint", by="lead", at=at(D(2026, 3, 2)))
+    assert case.status == "received"
+    case.decide("service_request", by="lead", at=at(D(2026, 3, 2)))  # routing needs no consent
+    case.decide("complaint", by="lead", at=at(D(2026, 3, 3)), consent=True)
+    assert case.status == "complaint" and case.representative_consent

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.core.errors import BotError
+from bot.core.errors import BotError, ConsentNeeded
 from bot.core.letters import long_date
 
 from .. import cards
@@ -27,20 +27,15 @@ def register(app: AsyncApp, ctx: Any) -> None:
             await ctx.client.chat_postEphemeral(channel=channel, user=user,
                                                 text=f"Only team leads can decide on cases: {ctx.who_can_decide()}.")
             return
-        if decision == "complaint" and consent is None:
-            try:
-                shown = await ctx.services.show(reference)
-            except BotError as exc:
-                await ctx.client.chat_postEphemeral(channel=channel, user=user, text=f"Not done: {cards.escape(exc)}")
-                return
-            if shown.get("representative") and not shown.get("representative_consent"):
-                await ctx.client.chat_postEphemeral(channel=channel, user=user, text="Consent needed",
-                                                    blocks=cards.consent_prompt(reference, shown["representative"]))
-                return
         name = await ctx.user_name(user)
         try:
             case = await ctx.services.decide(reference, decision, by=f"{name} ({user})", reason=reason,
                                              channel="slack", consent=consent)
+        except ConsentNeeded:
+            shown = await ctx.services.show(reference)
+            await ctx.client.chat_postEphemeral(channel=channel, user=user, text="Consent needed",
+                                                blocks=cards.consent_prompt(reference, shown["representative"] or "?"))
+            return
         except BotError as exc:
             await ctx.client.chat_postEphemeral(channel=channel, user=user, text=f"Not done: {cards.escape(exc)}")
             return
