@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from classifiers.evaluate import prf, score  # noqa: E402
 from classifiers.pipeline import text_of  # noqa: E402
-from classifiers.runtime import Message, TriageModel, messages_from_records  # noqa: E402
+from classifiers.runtime import TriageModel, messages_from_records  # noqa: E402
 from classifiers.train import load_records  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "data" / "dev-set.jsonl"

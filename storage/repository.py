@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -170,12 +170,6 @@ class Repository:
         return list((await self.session.execute(
             select(m.InboundMessage).where(m.InboundMessage.case_id == case_id).order_by(m.InboundMessage.id)))
             .scalars())
-
-    async def count(self, model: type[m.Base]) -> int:
-        return (await self.session.execute(select(func.count()).select_from(model))).scalar_one()
-
-    async def touch(self, case_id: int) -> None:
-        await self.session.execute(update(m.Case).where(m.Case.id == case_id).values(updated_at=m.utcnow()))
 
 
 def next_due(case: DomainCase) -> dt.date | None:

@@ -59,3 +59,14 @@ def start_sink() -> tuple[Sink, Controller]:
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
     return sink, controller
+
+
+def append_backlog(dovecot, folder: str, n: int, prefix: str) -> None:
+    """Create `folder` in the test Dovecot and append `n` distinct resident emails to it."""
+    from imapclient import IMAPClient
+    with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
+        c.login(dovecot.user, dovecot.password)
+        c.create_folder(folder)
+        for i in range(n):
+            c.append(folder, email_bytes(sender=f"{prefix}{i}@example.org", subject=f"repair {i}",
+                                         message_id=f"<{prefix}-{i}@example.org>"))

@@ -15,7 +15,7 @@ import email
 import email.policy
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
@@ -437,6 +437,3 @@ def _understand(msg: Message, raw: bytes, arrived: dt.datetime, ours: tuple[str,
         case_reference=find_case_reference(subject, new, quoted), references=references, auto_reply=auto,
         html_only=html_only, defects=defects)
 
-
-def summary(parsed: ParsedEmail) -> dict[str, Any]:
-    return asdict(parsed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.letters import REASON_TEXT
 from bot.core.policy import REASONS
 
 LABEL_NAMES = {"complaint": "Complaint", "service_request": "Service request", "excluded": "Excluded",

@@ -1,6 +1,5 @@
 """`python -m bot doctor` against real servers: every check passes, and a wrong password fails with a fix."""
 
-import asyncio
 
 import pytest
 

@@ -4,7 +4,6 @@ import asyncio
 import datetime as dt
 import smtplib
 import socket
-from contextlib import AsyncExitStack
 
 import pytest
 from sqlalchemy import select, text

@@ -5,7 +5,7 @@ import json
 
 from click.testing import CliRunner
 
-from bot import policies, reports
+from bot import reports
 from bot.cli import main
 from bot.core.intake import Inbound
 from bot.components import build_intake

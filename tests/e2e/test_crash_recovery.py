@@ -12,7 +12,7 @@ import pytest
 from imapclient import IMAPClient
 from sqlalchemy import create_engine, text
 
-from tests.helpers import email_bytes
+from tests.helpers import append_backlog
 
 pytestmark = pytest.mark.dovecot
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,12 +66,7 @@ def counts(db: Path) -> tuple[int, int, int, int]:
 
 def test_sigkill_mid_backlog_then_restart_records_every_message_once(dovecot, tmp_path):
     folder = f"Crash{os.getpid()}"
-    with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
-        c.login(dovecot.user, dovecot.password)
-        c.create_folder(folder)
-        for i in range(N):
-            c.append(folder, email_bytes(sender=f"resident{i}@example.org", subject=f"repair {i}",
-                                         message_id=f"<crash-{i}@example.org>"))
+    append_backlog(dovecot, folder, N, "crash")
     cfg = write_config(tmp_path, dovecot, folder)
     db = tmp_path / "data" / "complaints.db"
     log = tmp_path / "bot.log"

@@ -6,7 +6,6 @@ import json
 import smtplib
 
 import aiohttp
-import pytest
 
 from bot.app import run_forever
 from tests.helpers import email_bytes, settings_for, start_sink

@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from imapclient import IMAPClient
 from sqlalchemy import text
 
 from tests.conftest import fresh_pg_database
-from tests.helpers import email_bytes, start_sink
+from tests.helpers import append_backlog, start_sink
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,12 +29,7 @@ N = 300
 async def test_two_workers_share_a_mailbox_and_survive_a_kill(dovecot, postgres, tmp_path):
     db_url = await fresh_pg_database(postgres)
     folder = f"Two{os.getpid()}"
-    with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
-        c.login(dovecot.user, dovecot.password)
-        c.create_folder(folder)
-        for i in range(N):
-            c.append(folder, email_bytes(sender=f"tenant{i}@example.org", subject=f"repair {i}",
-                                         message_id=f"<two-{i}@example.org>"))
+    append_backlog(dovecot, folder, N, "two")
     sink, controller = start_sink()
     procs: dict[int, subprocess.Popen] = {}
     engines: list = []

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bot import policies
-from bot.core.clocks import StageClock, auto_close_on, start_stage, window_closes
+from bot.core.clocks import auto_close_on, start_stage, window_closes
 from bot.core.errors import ClockError, TransitionError
 from bot.core.lifecycle import Case
 

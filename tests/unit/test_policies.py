@@ -8,7 +8,6 @@ from click.testing import CliRunner
 
 from bot import policies
 from bot.cli import main
-from bot.core.clocks import start_stage
 from bot.core.errors import ConfigError
 from bot.core.policy import REASONS, Policy
 from bot.core.policy_check import compare
