@@ -17,17 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
 from storage.db import unit_of_work
-from storage.repository import Repository
+from storage.repository import NewCase, Repository
 
 from . import policies
 from .core.clocks import start_stage
 from .core.errors import NotFound, ParseError
 from .core.intake import Inbound, Route, route
-from .core.letters import greeting_name, long_date
+from .core.letters import clean_header, greeting_name, long_date
 from .core.lifecycle import Event
 from .logs import redact_address
-from .outbox import LetterConfig, queue_letter
-from .service import Services, now
+from .outbox import LetterConfig, compose_letter, count_letter
+from .service import Services, new_case, now
 
 log = logging.getLogger("bot.intake")
 
@@ -123,6 +123,7 @@ class Intake:
                 with session.no_autoflush:  # the batch's rows go in together at commit
                     results = [await self._take_in(repo, msg, raw, reading, batch)
                                for (msg, raw), reading in zip(items, readings)]
+                    await self._write(repo, batch)
         except Exception:  # noqa: BLE001 - one message's failure must not hold back the others
             if len(items) == 1:
                 results = [await self._take_alone(*items[0], readings[0])]
@@ -143,7 +144,7 @@ class Intake:
         # Messages that will open a case (no thread to join): their references are reserved in one go.
         likely = sum(1 for m_ in msgs if m_.identity not in seen and not m_.auto_reply and not m_.references
                      and not m_.case_reference)
-        return {"seen": seen, "recent": recent, "likely_new": likely, "refs": {}}
+        return {"seen": seen, "recent": recent, "likely_new": likely, "refs": {}, "pending": []}
 
     async def _reference(self, repo: Repository, batch: dict[str, Any], year: int) -> str:
         pool = batch["refs"].setdefault(year, [])
@@ -156,7 +157,10 @@ class Intake:
         try:
             async with unit_of_work(self.sessions) as session:
                 repo = Repository(session)
-                return await self._take_in(repo, msg, raw, reading, await self._batch_state(repo, [msg]))
+                batch = await self._batch_state(repo, [msg])
+                result = await self._take_in(repo, msg, raw, reading, batch)
+                await self._write(repo, batch)
+                return result
         except IntegrityError:
             # The same message committed by another path (SMTP and IMAP, two workers) a moment ago.
             async with self.sessions() as session:
@@ -187,8 +191,9 @@ class Intake:
             return IntakeResult("duplicate", "already recorded", ref, existing.id if existing else None)
         batch["seen"].add(msg.identity)
         batch.setdefault("new", set()).add(msg.identity)
-        if msg.references or msg.case_reference:
-            await repo.session.flush()  # a reply may point at a case opened earlier in this batch
+        if msg.references or msg.case_reference:  # a reply may point at a case opened earlier in this batch
+            await self._write(repo, batch)
+            await repo.session.flush()
         thread = await self._thread(repo, msg)
         where = route(msg, thread.reference if thread else None)
         if where.kind == "store_only":
@@ -262,6 +267,7 @@ class Intake:
 
     async def _new_case(self, repo: Repository, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None,
                         where: Route, batch: dict[str, Any]) -> IntakeResult:
+        """A new case and its receipt, held with the batch's others and written in one go (see _write)."""
         policy = policies.load(msg.policy or self.default_policy)
         year = policy.calendar(self.region).local(msg.received_at).year
         reference = await self._reference(repo, batch, year)
@@ -270,29 +276,42 @@ class Intake:
         if reading is not None:
             s = reading["suggestion"]
             suggestion = (s["label"], s["reason"], reading.get("why"), reading.get("confidence"), s["needs_review"])
-        record = await self.services.open_case(
-            repo, policy=policy, channel=msg.channel, received_at=msg.received_at, region=self.region,
-            suggestion_args=suggestion, reference=reference, subject=msg.subject, resident_email=msg.complainant or msg.reply_to,
+        fields = dict(
+            channel=msg.channel, subject=msg.subject, resident_email=msg.complainant or msg.reply_to,
             resident_name=msg.complainant_name or msg.sender_name, passed_on_by=msg.forwarded_by,
             representative=msg.extra.get("representative") or signals.get("representative"),
             representative_name=(msg.sender_name or msg.sender) if signals.get("representative") else None,
             representative_consent=bool(msg.extra.get("consent", False)),
             resident_address=msg.extra.get("address") or None,
             urgent_hazard=signals.get("urgent_hazard"), suggestion=reading)
-        await repo.add_message(**self._message_fields(msg, raw), role="new_case", case=record.row, flush=False)
-        if msg.channel == "email":
-            await self._receipt(repo.session, record.row, policy, msg, batch["recent"])
-        return IntakeResult("new_case", where.why, record.row.reference)
+        case, events = new_case(reference, policy=policy, received_at=msg.received_at, region=self.region,
+                                suggestion_args=suggestion, **fields)
+        letter = self._receipt(policy, reference, msg, batch["recent"]) if msg.channel == "email" else None
+        batch["pending"].append(NewCase(case, events, fields, {**self._message_fields(msg, raw), "role": "new_case"},
+                                        [letter] if letter else []))
+        return IntakeResult("new_case", where.why, reference)
 
-    async def _receipt(self, session: AsyncSession, case: m.Case, policy, msg: Inbound,  # noqa: ANN001
-                       recent: dict[str, int] | None = None) -> None:
+    @staticmethod
+    async def _write(repo: Repository, batch: dict[str, Any]) -> None:
+        """Write the batch's new cases (before a lookup that may need them, and before commit)."""
+        pending, batch["pending"] = batch["pending"], []
+        await repo.insert_cases(pending)
+
+    def _receipt(self, policy, reference: str, msg: Inbound, recent: dict[str, int]) -> dict | None:  # noqa: ANN001
+        """The receipt letter's outbox row: the reference and by when we will confirm how it is handled."""
+        to_addr = msg.reply_to if msg.forwarded_by is None else msg.complainant
+        if not to_addr:
+            return None
+        to_addr = clean_header(to_addr, 320).lower()
         cal = policy.calendar(self.region)
         due = start_stage(policy, 1, msg.received_at, cal).deadlines(policy, cal)
         confirm_by = due.get("acknowledge") or cal.add(cal.day_zero(msg.received_at), 5)
-        await queue_letter(session, self.letters, case, "receipt", "receipt",
-                           {"name": greeting_name(msg.complainant_name or msg.sender_name),
-                            "confirm_by": long_date(confirm_by)},
-                           to_addr=msg.reply_to if msg.forwarded_by is None else msg.complainant,
-                           to_name=msg.complainant_name,
-                           thread=(msg.identity, msg.identity) if msg.identity.startswith("<") else (None, None),
-                           recent_counts=recent)
+        values = compose_letter(
+            self.letters, policy=policy.id, reference=reference, case_subject=msg.subject, kind="receipt",
+            template="receipt", values={"name": greeting_name(msg.complainant_name or msg.sender_name),
+                                        "confirm_by": long_date(confirm_by)},
+            to_addr=to_addr, to_name=msg.complainant_name, now=now(),
+            thread=(msg.identity, msg.identity) if msg.identity.startswith("<") else (None, None),
+            recent=recent.get(to_addr, 0))
+        count_letter(recent, values)
+        return values

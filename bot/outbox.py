@@ -67,6 +67,29 @@ async def recent_letters(session: AsyncSession, config: LetterConfig, addresses:
     return {addr: n for addr, n in rows.all()}
 
 
+def compose_letter(config: LetterConfig, *, policy: str, reference: str, case_subject: str | None, kind: str,
+                   template: str, values: dict[str, str], to_addr: str, to_name: str | None, now: dt.datetime,
+                   thread: tuple[str | None, str | None], recent: int) -> dict:
+    """An outbox row's columns (without case_id): the letter rendered, pending or suppressed with the reason
+    (our own address, the per-sender rate limit). No I/O beyond the cached templates."""
+    ok, why = letters_allowed(to_addr, set(config.ours), recent, config.max_per_sender)
+    text_t, html_t = templates.load(policy, template)
+    text, html = render(text_t, html_t, {**values, "landlord": config.landlord, "reference": reference})
+    letter = Letter(kind=kind, to_addr=to_addr, to_name=clean_header(to_name, 120) or None,
+                    subject=subject_for(reference, case_subject), text=text, html=html,
+                    in_reply_to=thread[0], references=thread[1])
+    return dict(kind=letter.kind, to_addr=letter.to_addr, to_name=letter.to_name, subject=letter.subject,
+                body_text=letter.text, body_html=letter.html, message_id=new_message_id(kind, reference, config.domain),
+                in_reply_to=letter.in_reply_to, references=letter.references, status="pending" if ok else "suppressed",
+                last_error=None if ok else why, created_at=now, next_attempt_at=now)
+
+
+def count_letter(recent_counts: dict[str, int], values: dict) -> None:
+    """A batch's running count of letters per address (suppressed ones do not count)."""
+    if values["status"] == "pending":
+        recent_counts[values["to_addr"]] = recent_counts.get(values["to_addr"], 0) + 1
+
+
 async def queue_letter(session: AsyncSession, config: LetterConfig, case: m.Case, kind: str, template: str,
                        values: dict[str, str], to_addr: str | None, to_name: str | None,
                        now: dt.datetime | None = None,
@@ -83,20 +106,15 @@ async def queue_letter(session: AsyncSession, config: LetterConfig, case: m.Case
         recent = recent_counts[to_addr]
     else:
         recent = (await recent_letters(session, config, [to_addr], now)).get(to_addr, 0)
-    ok, why = letters_allowed(to_addr, set(config.ours), recent, config.max_per_sender)
-    text_t, html_t = templates.load(case.policy, template)
-    text, html = render(text_t, html_t, {**values, "landlord": config.landlord, "reference": case.reference})
-    in_reply_to, references = thread if thread is not None else await thread_headers(session, case.id)
-    if recent_counts is not None and ok:
-        recent_counts[to_addr] = recent + 1
-    letter = Letter(kind=kind, to_addr=to_addr, to_name=clean_header(to_name, 120) or None,
-                    subject=subject_for(case.reference, case.subject), text=text, html=html,
-                    in_reply_to=in_reply_to, references=references)
-    row = m.Outbox(case=case, kind=letter.kind, to_addr=letter.to_addr, to_name=letter.to_name,
-                   subject=letter.subject, body_text=letter.text, body_html=letter.html,
-                   message_id=new_message_id(kind, case.reference, config.domain), in_reply_to=letter.in_reply_to,
-                   references=letter.references, status="pending" if ok else "suppressed",
-                   last_error=None if ok else why, created_at=now, next_attempt_at=now)
+    if thread is None:
+        thread = await thread_headers(session, case.id)
+    row_values = compose_letter(config, policy=case.policy, reference=case.reference, case_subject=case.subject,
+                                kind=kind, template=template, values=values, to_addr=to_addr, to_name=to_name,
+                                now=now, thread=thread, recent=recent)
+    if recent_counts is not None:
+        recent_counts.setdefault(to_addr, recent)
+        count_letter(recent_counts, row_values)
+    row = m.Outbox(case=case, **row_values)
     session.add(row)
     return row
 

@@ -28,6 +28,22 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def new_case(reference: str, *, policy: Policy, channel: str, received_at: dt.datetime, region: str | None = None,
+             events: list[Event] | None = None, suggestion_args: tuple | None = None,
+             **fields: Any) -> tuple[Case, list[Event]]:
+    """A new case and its opening events (received; the classifier's suggestion when there is one): no I/O."""
+    case = Case(reference=reference, policy=policy, received_at=received_at, region=region,
+                representative=fields.get("representative"),
+                representative_consent=bool(fields.get("representative_consent", False)))
+    opened = Event("received", now(), actor=fields.get("passed_on_by") or "bot", channel=channel,
+                   data={"received_at": received_at.isoformat(), "policy": policy.id})
+    more = list(events or [])
+    if suggestion_args is not None:
+        label, reason, why, confidence, needs_review = suggestion_args
+        more.append(case.suggest(label, reason, now(), why=why, confidence=confidence, needs_review=needs_review))
+    return case, [opened, *more]
+
+
 @dataclass
 class Services:
     """The use cases, bound to one database; `after_decision` hooks queue letters and notify Slack."""
@@ -52,16 +68,9 @@ class Services:
         caller's unit of work."""
         if reference is None:
             reference = await repo.next_reference(policy.calendar(region).local(received_at).year)
-        case = Case(reference=reference, policy=policy, received_at=received_at, region=region,
-                    representative=fields.get("representative"),
-                    representative_consent=bool(fields.get("representative_consent", False)))
-        opened = Event("received", now(), actor=fields.get("passed_on_by") or "bot", channel=channel,
-                       data={"received_at": received_at.isoformat(), "policy": policy.id})
-        more = list(events or [])
-        if suggestion_args is not None:
-            label, reason, why, confidence, needs_review = suggestion_args
-            more.append(case.suggest(label, reason, now(), why=why, confidence=confidence, needs_review=needs_review))
-        return await repo.create_case(case, [opened, *more], channel=channel, **fields)
+        case, opened = new_case(reference, policy=policy, channel=channel, received_at=received_at, region=region,
+                                events=events, suggestion_args=suggestion_args, **fields)
+        return await repo.create_case(case, opened, channel=channel, **fields)
 
     async def decide(self, reference: str, decision: str, by: str, reason: str | None = None,
                      channel: str = "cli", consent: bool | None = None, at: dt.datetime | None = None) -> dict:

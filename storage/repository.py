@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -127,10 +127,8 @@ class Repository:
     async def save(self, record: CaseRecord, events: Sequence[DomainEvent] = ()) -> None:
         """Write the domain object back to its row, its clocks, and append its events."""
         row, case = record.row, record.case
-        for name in ("stage", "status", "suggested_label", "suggested_reason", "confirmed_label", "confirmed_reason",
-                     "decided_by", "outcome", "responded_on", "closed_on", "representative",
-                     "representative_consent", "escalation_flagged", "region"):
-            setattr(row, name, getattr(case, name))
+        for name, value in case_values(case).items():
+            setattr(row, name, value)
         by_stage = {c.stage: c for c in row.clocks}
         today = case.calendar.local(dt.datetime.now(dt.timezone.utc)).date()
         for stage, clock in case.clocks.items():
@@ -138,20 +136,49 @@ class Repository:
             if crow is None:
                 crow = m.Clock(stage=stage, start=clock.start)
                 row.clocks.append(crow)
-            crow.start = clock.start
-            crow.acknowledged_on, crow.responded_on, crow.stopped_on = (clock.acknowledged_on, clock.responded_on,
-                                                                          clock.stopped_on)
-            crow.extensions = [{"days": e.days, "reason": e.reason, "on": e.on.isoformat()} for e in clock.extensions]
-            crow.pauses = [{"reason": p.reason, "start": p.start.isoformat(),
-                            "end": p.end.isoformat() if p.end else None} for p in clock.pauses]
-            due = clock.deadlines(case.policy, case.calendar, case.representative)
-            crow.deadlines = {k: (v.isoformat() if v else None) for k, v in due.items()}
-            crow.breached = clock.breaches(case.policy, case.calendar, today)
-        row.next_due = next_due(case)
+            for name, value in clock_values(case, clock, today).items():
+                setattr(crow, name, value)
         for event in events:  # a new case's events go in with it at the next flush, through the relationship
             link = {"case_id": row.id} if row.id is not None else {"case": row}
-            self.session.add(m.Event(**link, kind=event.kind, at=event.at, actor=event.actor,
-                                     channel=event.channel, data=_jsonable(event.data)))
+            self.session.add(m.Event(**link, **event_values(event)))
+
+    async def insert_cases(self, new: Sequence["NewCase"]) -> dict[str, int]:
+        """Many new cases, with their clocks, events, first message and letters, in one statement per table.
+
+        The ORM inserts row by row on SQLite (it cannot batch an INSERT whose generated ids it must read
+        back in order), which cost 1.5 ms a message on a backlog. Here each table gets one executemany and
+        the case ids are read back by their (unique) reference. Returns reference -> case id."""
+        if not new:
+            return {}
+        moment = dt.datetime.now(dt.timezone.utc)
+        cases = [{**n.fields, "reference": n.case.reference, "policy": n.case.policy.id,
+                  "received_at": n.case.received_at, **case_values(n.case)} for n in new]
+        await self._insert_many(m.Case, cases)
+        refs = [n.case.reference for n in new]
+        ids = dict((await self.session.execute(
+            select(m.Case.reference, m.Case.id).where(m.Case.reference.in_(refs)))).all())
+        clocks, events, messages, letters = [], [], [], []
+        for n in new:
+            case_id = ids[n.case.reference]
+            day = n.case.calendar.local(moment).date()
+            clocks += [{"case_id": case_id, "stage": stage, **clock_values(n.case, clock, day)}
+                       for stage, clock in n.case.clocks.items()]
+            events += [{"case_id": case_id, **event_values(e)} for e in n.events]
+            if n.message is not None:
+                messages.append({**n.message, "case_id": case_id})
+            letters += [{**letter, "case_id": case_id} for letter in n.letters]
+        for model, rows in ((m.Clock, clocks), (m.Event, events), (m.InboundMessage, messages),
+                            (m.Outbox, letters)):
+            await self._insert_many(model, rows)
+        return ids
+
+    async def _insert_many(self, model: type[m.Base], rows: list[dict[str, Any]]) -> None:
+        """executemany needs one set of columns per statement: rows are grouped by the columns they set."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(sorted(row)), []).append(row)
+        for group in groups.values():
+            await self.session.execute(insert(model.__table__), group)
 
     async def list_cases(self, status: str | None = None, due_by: dt.date | None = None,
                          limit: int = 500) -> list[m.Case]:
@@ -182,6 +209,45 @@ def next_due(case: DomainCase) -> dt.date | None:
     if clock.acknowledged_on is None and due.get("acknowledge"):
         return due["acknowledge"]
     return due.get("respond")
+
+
+CASE_FIELDS = ("stage", "status", "suggested_label", "suggested_reason", "confirmed_label", "confirmed_reason",
+               "decided_by", "outcome", "responded_on", "closed_on", "representative", "representative_consent",
+               "escalation_flagged", "region")
+
+
+def case_values(case: DomainCase) -> dict[str, Any]:
+    """The case row's columns that the domain object owns."""
+    return {**{name: getattr(case, name) for name in CASE_FIELDS}, "next_due": next_due(case)}
+
+
+def clock_values(case: DomainCase, clock: StageClock, today: dt.date) -> dict[str, Any]:
+    """A clock row's columns: the clock itself and the deadlines and breaches it gives under the policy."""
+    due = clock.deadlines(case.policy, case.calendar, case.representative)
+    return {
+        "start": clock.start, "acknowledged_on": clock.acknowledged_on, "responded_on": clock.responded_on,
+        "stopped_on": clock.stopped_on,
+        "extensions": [{"days": e.days, "reason": e.reason, "on": e.on.isoformat()} for e in clock.extensions],
+        "pauses": [{"reason": p.reason, "start": p.start.isoformat(), "end": p.end.isoformat() if p.end else None}
+                   for p in clock.pauses],
+        "deadlines": {k: (v.isoformat() if v else None) for k, v in due.items()},
+        "breached": clock.breaches(case.policy, case.calendar, today)}
+
+
+def event_values(event: DomainEvent) -> dict[str, Any]:
+    return {"kind": event.kind, "at": event.at, "actor": event.actor, "channel": event.channel,
+            "data": _jsonable(event.data)}
+
+
+@dataclass
+class NewCase:
+    """A case not yet written, with what goes in with it (see Repository.insert_cases)."""
+
+    case: DomainCase
+    events: Sequence[DomainEvent]
+    fields: dict[str, Any]                      # the row's other columns: channel, subject, resident ...
+    message: dict[str, Any] | None = None       # its first inbound message (columns, without case_id)
+    letters: list[dict[str, Any]] = field(default_factory=list)  # outbox rows, without case_id
 
 
 def to_domain(row: m.Case) -> DomainCase:

@@ -139,9 +139,11 @@ class MailboxReader:
     # -- reading -----------------------------------------------------------------------------------
     def _drain(self, client: IMAPClient, uidvalidity: int, can_move: bool) -> None:
         last_uid = self._await(self._load_state(uidvalidity))
-        criteria: list[Any] = ["UNKEYWORD", self.mb.processed_keyword]
-        if last_uid:
-            criteria = ["UID", f"{last_uid + 1}:*", *criteria]
+        # Without MOVE, processed mail stays here with our keyword, so the keyword is the filter. With MOVE,
+        # everything still here is unfinished, even if flagged: a worker killed between flag and move left it
+        # (it is recognised as a duplicate and moved now).
+        filters: list[Any] = [] if can_move else ["UNKEYWORD", self.mb.processed_keyword]
+        criteria = (["UID", f"{last_uid + 1}:*"] if last_uid else []) + filters or ["ALL"]
         uids = sorted(u for u in client.search(criteria) if u > last_uid or not last_uid)
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = uids[start:start + FETCH_CHUNK]

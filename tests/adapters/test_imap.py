@@ -104,6 +104,26 @@ async def test_backlog_including_mail_already_opened_is_taken_in_and_moved(dovec
     assert state.last_uid == 25
 
 
+async def test_mail_flagged_but_not_moved_by_a_killed_worker_is_moved_once(dovecot, monkeypatch, reader_factory):
+    """A worker killed between STORE (our keyword) and MOVE leaves recorded mail flagged in the inbox: the
+    next reader recognises it as a duplicate and moves it; nothing is recorded twice."""
+    mb = mailbox(dovecot, monkeypatch)
+    raws = [email_bytes(subject=f"boiler {i}", message_id=f"<flagged-{mb.name}-{i}@example.org>") for i in range(6)]
+    append(dovecot, mb.folder, raws)
+    factory = reader_factory.factory
+    first = reader_factory(mb)
+    for raw in raws[:4]:  # what the killed worker committed ...
+        await first.intake.take_email(raw, first.source)
+    with imap(dovecot) as c:  # ... and flagged, but did not move
+        c.select_folder(mb.folder)
+        c.add_flags(c.search(["ALL"])[:4], [mb.processed_keyword.encode(), b"\\Seen"])
+    first.start()
+    assert await wait_for(lambda: _true(lambda: folder_count(dovecot, mb.folder) == 0))
+    assert folder_count(dovecot, mb.processed_folder) == 6
+    assert await count(factory, m.Case) == 6
+    assert (first.stats.taken, first.stats.duplicates) == (2, 4)
+
+
 async def test_idle_takes_new_mail_in_within_a_second_or_two(dovecot, monkeypatch, reader_factory):
     mb = mailbox(dovecot, monkeypatch)
     append(dovecot, mb.folder, [])

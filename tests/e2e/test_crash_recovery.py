@@ -95,5 +95,5 @@ def test_sigkill_mid_backlog_then_restart_records_every_message_once(dovecot, tm
         assert bot.wait(30) == 0, log.read_text()[-2000:]
     messages, distinct, cases, receipts = counts(db)
     assert (messages, distinct, cases, receipts) == (N, N, N, N), log.read_text()[-2000:]
-    assert (left, done) == (0, N)
+    assert (left, done) == (0, N), log.read_text()[-3000:]
     assert "stopped cleanly" in log.read_text()
