@@ -14,6 +14,7 @@ from typing import Any, Callable
 from storage.db import make_engine, migrate, sessions
 
 from . import logs
+from .core.errors import ConfigError
 from .service import Services
 from .settings import Settings
 
@@ -38,6 +39,9 @@ async def run_forever(settings: Settings, on_ready: Callable[[Any], None] | None
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
 
+    missing = settings.missing_secrets()
+    if missing:
+        raise ConfigError("not set in the environment: " + ", ".join(missing))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     revision = await migrate(engine)

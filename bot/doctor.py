@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -54,19 +55,31 @@ async def _database(settings: Any) -> Check:
 
 def _imap(mb: Any) -> Check:
     from imapclient import IMAPClient
+
+    from .mail.imap import login
+    from .mail.oauth import TokenError, TokenSource
     name = f"imap {mb.name}"
-    if not mb.password():
-        return Check(name, False, f"{mb.password_env} is not set", f"export {mb.password_env}=<the mailbox password>")
+    missing = [env for env in mb.secrets_needed() if not os.environ.get(env)]
+    if missing:
+        what = "the mailbox password" if mb.auth == "password" else "the OAuth2 client secret / refresh token"
+        return Check(name, False, f"{', '.join(missing)} not set", f"export {missing[0]}=<{what}>")
+    tokens = TokenSource(mb.oauth2, mb.name) if mb.auth == "oauth2" else None
+    if tokens is not None:
+        try:
+            tokens.token()
+        except TokenError as exc:
+            return Check(name, False, str(exc), "check oauth2.token_url, client_id, the secret, scope and the "
+                                                "app's IMAP permission (Microsoft: IMAP.AccessAsApp)")
     try:
         with IMAPClient(mb.host, port=mb.port, ssl=mb.tls, ssl_context=ssl.create_default_context() if mb.tls else None,
                         timeout=15) as client:
-            client.login(mb.username, mb.password())
+            login(client, mb, tokens)
             missing = [f for f in (mb.folder, mb.processed_folder, mb.quarantine_folder)
                        if f and not client.folder_exists(f)]
             caps = {c.decode() if isinstance(c, bytes) else c for c in client.capabilities()}
     except Exception as exc:  # noqa: BLE001
         return Check(name, False, f"{mb.host}:{mb.port}: {type(exc).__name__}: {exc}",
-                     "check host, port, tls, username and the password; IMAP must be enabled for the account")
+                     "check host, port, tls, username and the password or OAuth2 token; IMAP must be enabled for the account")
     if mb.folder in missing:
         return Check(name, False, f"folder {mb.folder!r} does not exist", "set imap.mailboxes[].folder to an existing folder")
     extra = f"; will create {', '.join(missing)}" if missing else ""

@@ -67,13 +67,44 @@ class SmtpListener(_Section):
         return [a.lower() for a in v]
 
 
+class OAuth2(_Section):
+    """OAuth2 for a hosted mailbox (XOAUTH2). Microsoft 365 app-only access: the client-credentials grant
+    with scope https://outlook.office365.com/.default. Google Workspace, or a delegated Microsoft mailbox:
+    the refresh-token grant (set refresh_token_env)."""
+
+    token_url: str
+    client_id: str
+    client_secret_env: str = "BOT_IMAP_CLIENT_SECRET"
+    scope: str = ""
+    refresh_token_env: str = ""  # set: refresh-token grant; empty: client-credentials grant
+
+    @field_validator("token_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("must be an https:// URL (plain http only on loopback, for tests)")
+        return value
+
+    @property
+    def grant(self) -> str:
+        return "refresh_token" if self.refresh_token_env else "client_credentials"
+
+    def client_secret(self) -> str:
+        return os.environ.get(self.client_secret_env, "")
+
+    def refresh_token(self) -> str:
+        return os.environ.get(self.refresh_token_env, "") if self.refresh_token_env else ""
+
+
 class Mailbox(_Section):
     name: str
     host: str
     port: int = Field(default=993, ge=1, le=65535)
     tls: bool = True
     username: str
+    auth: Literal["password", "oauth2"] = "password"
     password_env: str = "BOT_IMAP_PASSWORD"
+    oauth2: OAuth2 | None = None
     folder: str = "INBOX"
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
@@ -83,8 +114,22 @@ class Mailbox(_Section):
     poll_seconds: float = Field(default=60.0, gt=0)
     idle_renew_seconds: float = Field(default=25 * 60, gt=0, le=29 * 60)
 
+    @model_validator(mode="after")
+    def _auth_complete(self) -> "Mailbox":
+        if self.auth == "oauth2" and self.oauth2 is None:
+            raise ValueError(f"imap mailbox {self.name!r}: auth = \"oauth2\" needs an [imap.mailboxes.oauth2] table "
+                             "(token_url, client_id, client_secret_env)")
+        return self
+
     def password(self) -> str:
         return os.environ.get(self.password_env, "")
+
+    def secrets_needed(self) -> list[str]:
+        """The environment variables this mailbox needs."""
+        if self.auth == "password":
+            return [self.password_env]
+        assert self.oauth2 is not None
+        return [self.oauth2.client_secret_env] + ([self.oauth2.refresh_token_env] if self.oauth2.refresh_token_env else [])
 
 
 class ImapSection(_Section):
@@ -193,6 +238,13 @@ class Settings(_Section):
     @property
     def model_dir(self) -> Path:
         return self.resolve(self.classifier.model_dir)
+
+    def missing_secrets(self) -> list[str]:
+        """Environment variables that what is configured needs but that are not set (checked at start)."""
+        needed = [(f"imap mailbox {mb.name}", env) for mb in self.imap.mailboxes for env in mb.secrets_needed()]
+        if self.relay.host and self.relay.username:
+            needed.append(("relay", self.relay.password_env))
+        return [f"{env} ({what})" for what, env in needed if not os.environ.get(env)]
 
     @property
     def our_addresses(self) -> set[str]:

@@ -87,7 +87,7 @@ log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 default_internal_user = {user}
 default_login_user = {user}
 first_valid_uid = 0
@@ -107,7 +107,7 @@ passdb {{
   driver = passwd-file
   args = {d}/passwd
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
   args = uid={user} gid={group} home={d}/mail/%u
 }}
@@ -144,7 +144,25 @@ class Dovecot:
             return ""
 
 
-def start_dovecot() -> Dovecot:
+OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/oauth2.conf.ext
+}}
+"""
+OAUTH_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
+def start_dovecot(oauth_introspection_url: str | None = None) -> Dovecot:
+    """Dovecot on a free loopback port; with `oauth_introspection_url`, it also accepts XOAUTH2 and
+    OAUTHBEARER logins, checking each token at that RFC 7662 introspection endpoint."""
     exe = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not Path(exe).exists():
         raise FileNotFoundError("Dovecot is not installed (Debian: apt-get install dovecot-imapd)")
@@ -156,9 +174,16 @@ def start_dovecot() -> Dovecot:
         (d / sub).mkdir()
         if IS_ROOT:
             shutil.chown(d / sub, "nobody")
-    (d / "dovecot.conf").write_text(DOVECOT_CONF.format(d=d, port=port, user=user, group=group))
+    oauth = oauth_introspection_url is not None
+    (d / "dovecot.conf").write_text(DOVECOT_CONF.format(
+        d=d, port=port, user=user, group=group, oauth_mechanisms=" xoauth2 oauthbearer" if oauth else "",
+        oauth_passdb=OAUTH_PASSDB.format(d=d) if oauth else ""))
     (d / "passwd").write_text("bot:{PLAIN}secret::::::\nother:{PLAIN}secret::::::\n")
-    for f in ("dovecot.conf", "passwd"):
+    files = ["dovecot.conf", "passwd"]
+    if oauth:
+        (d / "oauth2.conf.ext").write_text(OAUTH_CONF.format(url=oauth_introspection_url))
+        files.append("oauth2.conf.ext")
+    for f in files:
         (d / f).chmod(0o644)
     proc = subprocess.Popen([exe, "-F", "-c", str(d / "dovecot.conf")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

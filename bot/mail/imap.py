@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import models as m
 from storage.db import unit_of_work
 
+from .oauth import TokenSource
+
 log = logging.getLogger("bot.imap")
 FETCH_CHUNK = 200
 INTAKE_BATCH = 200  # messages per intake transaction (a failure retries each of them on its own)
@@ -36,6 +38,19 @@ class MailboxStats:
     duplicates: int = 0
     quarantined: int = 0
     reconnects: int = 0
+
+
+def login(client: IMAPClient, mb: Any, tokens: TokenSource | None) -> None:
+    """Password LOGIN, or XOAUTH2 with a token from the mailbox's identity provider. A refused token is
+    forgotten so the next attempt (after the reader's backoff) fetches a fresh one."""
+    if tokens is None:
+        client.login(mb.username, mb.password())
+        return
+    try:
+        client.oauth2_login(mb.username, tokens.token())
+    except IMAPClientError:
+        tokens.forget()
+        raise
 
 
 class MailboxReader:
@@ -50,6 +65,7 @@ class MailboxReader:
         self.thread = threading.Thread(target=self.run, name=f"imap-{mailbox.name}", daemon=True)
         self.client: IMAPClient | None = None
         self.idle_started = threading.Event()  # set each time the reader goes into IDLE (tests wait on it)
+        self.tokens = TokenSource(mailbox.oauth2, mailbox.name) if mailbox.auth == "oauth2" else None
 
     # -- bridging to the event loop ----------------------------------------------------------------
     def _await(self, coro: Awaitable[Any], timeout: float = 300) -> Any:
@@ -91,7 +107,7 @@ class MailboxReader:
         client = IMAPClient(self.mb.host, port=self.mb.port, ssl=self.mb.tls, ssl_context=context, timeout=60)
         client.normalise_times = False
         try:
-            client.login(self.mb.username, self.mb.password())
+            login(client, self.mb, self.tokens)
         except Exception:
             client.shutdown()
             raise
