@@ -68,10 +68,13 @@ async def start_components(settings: Settings, services: Services, stack: AsyncE
         from .mail.sender import OutboxSender, Relay
         relay = Relay(settings.relay.host, settings.relay.port, starttls=settings.relay.starttls,
                       use_ssl=settings.relay.ssl, username=settings.relay.username,
-                      password=settings.relay.password())
+                      password=settings.relay.password(),
+                      timeout=min(30.0, settings.relay.claim_seconds / 2))  # a send never outlasts its lease
         sender = running.sender = OutboxSender(services.sessions, relay, settings.relay.from_address,
                                                settings.relay.from_name, settings.relay.retry_max_seconds,
-                                               claim_seconds=settings.relay.claim_seconds)
+                                               claim_seconds=settings.relay.claim_seconds,
+                                               max_per_sender=settings.relay.max_letters_per_sender,
+                                               window_hours=settings.relay.rate_window_hours)
         running.tasks.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
         wake = lambda kind, details: _wake(sender)  # noqa: E731 - new letters go out at once
         intake.listeners.append(wake)

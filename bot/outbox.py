@@ -62,7 +62,7 @@ async def recent_letters(session: AsyncSession, config: LetterConfig, addresses:
     """Letters queued or sent to each address within the rate window."""
     rows = await session.execute(
         select(m.Outbox.to_addr, func.count()).where(
-            m.Outbox.to_addr.in_(addresses), m.Outbox.status.in_(("pending", "sent")),
+            m.Outbox.to_addr.in_(addresses), m.Outbox.status.in_(("pending", "sending", "sent")),
             m.Outbox.created_at >= now - dt.timedelta(hours=config.window_hours)).group_by(m.Outbox.to_addr))
     return {addr: n for addr, n in rows.all()}
 

@@ -30,8 +30,9 @@ REASON_TEXT = {
 
 
 def clean_header(value: str | None, limit: int = 200) -> str:
-    """A header value that cannot inject headers: CR, LF and other controls become spaces."""
-    return " ".join(_CONTROL.sub(" ", value or "").split())[:limit]
+    """A header value that cannot inject headers: CR, LF and other controls become spaces, and "=?" is broken
+    up so that the email package cannot decode an RFC 2047 word smuggled in resident text into a CR LF."""
+    return " ".join(_CONTROL.sub(" ", value or "").replace("=?", "= ?").split())[:limit]
 
 
 def subject_for(reference: str, original: str | None) -> str:

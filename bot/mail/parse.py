@@ -120,6 +120,11 @@ def decode_words(value: str) -> str:
         return " ".join(value.split())
 
 
+# local@domain: no spaces, brackets, quotes or a second "@" (quoted local parts are not accepted for replies).
+ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
+
+
 def _address(msg: Message, name: str) -> Address | None:
     raw = _raw_header(msg, name)
     if not raw.strip():
@@ -129,8 +134,14 @@ def _address(msg: Message, name: str) -> Address | None:
     except Exception:  # noqa: BLE001
         pairs = [parseaddr(raw)]
     for display, addr in pairs:
-        if addr and "@" in addr:
+        if ADDR_SPEC.fullmatch(addr.strip()):
             return Address(decode_words(display).strip('" '), addr.strip().lower())
+    # A malformed display name (an encoded word holding "@" or ",", which RFC 2047 forbids in a phrase)
+    # makes getaddresses split in the wrong place: the <angle-bracketed> address is then the sender.
+    angled = [a for a in re.findall(r"<([^<>\s]+)>", raw) if ADDR_SPEC.fullmatch(a)]
+    if angled:
+        display = raw[:raw.rfind("<" + angled[-1])]
+        return Address(decode_words(display).strip('" '), angled[-1].lower())
     # A header with no usable address ("From: foo", "MAILER DAEMON <>"): keep what it says; no letter
     # can be sent to it, but the message is still recorded.
     display, addr = pairs[0] if pairs else ("", "")

@@ -12,16 +12,20 @@ import datetime as dt
 import logging
 import smtplib
 import ssl
+import re
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.policy import SMTPUTF8
+from email.utils import format_datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
 from storage.db import unit_of_work
-from storage.repository import Repository
+from storage.repository import Repository, aware
 
 from ..core.errors import BotError
 from ..core.letters import clean_header
@@ -35,23 +39,63 @@ class RelayError(BotError):
     """The relay refused or could not be reached."""
 
 
+# A strict msg-id (RFC 5322 dot-atom halves, without "?" so no encoded word can hide in one): anything else a
+# resident's mail put in Message-ID or References is left out of our threading headers.
+MSG_ID = re.compile(r"<[A-Za-z0-9!#$%&'*+/=^_`{|}~.-]{1,200}@[A-Za-z0-9!#$%&'*+/=^_`{|}~.\[\]-]{1,200}>")
+HEADERS = {"from", "to", "subject", "date", "message-id", "in-reply-to", "references", "auto-submitted",
+           "x-auto-response-suppress", "mime-version", "content-type", "content-transfer-encoding"}
+
+
+class LetterError(BotError):
+    """A letter that cannot be built safely (never retried: the row is failed with the reason)."""
+
+
+def _msg_ids(value: str | None) -> str:
+    return " ".join(MSG_ID.fullmatch(t).group(0) for t in (value or "").split() if MSG_ID.fullmatch(t))
+
+
 def build_message(row: m.Outbox, from_address: str, from_name: str) -> EmailMessage:
+    """The letter as an EmailMessage. Addresses go in as Address objects (a formatted string would be
+    re-parsed, and CPython 3.11's refolding can turn a resident's display name into extra recipients,
+    gh-121284); the header block is checked after serialising, so nothing in resident text can add a header."""
+    try:
+        return _build(row, from_address, from_name)
+    except (ValueError, IndexError, HeaderParseError) as exc:  # e.g. an address that is not one
+        raise LetterError(f"letter cannot be built (check the address): {type(exc).__name__}: {exc}") from None
+
+
+def _build(row: m.Outbox, from_address: str, from_name: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = formataddr((clean_header(from_name), from_address))
-    msg["To"] = formataddr((clean_header(row.to_name or ""), clean_header(row.to_addr)))
+    msg["From"] = Address(display_name=clean_header(from_name), addr_spec=from_address)
+    msg["To"] = Address(display_name=clean_header(row.to_name or ""), addr_spec=clean_header(row.to_addr, 320))
     msg["Subject"] = clean_header(row.subject, 250)
     msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
     msg["Message-ID"] = row.message_id
-    if row.in_reply_to:
-        msg["In-Reply-To"] = clean_header(row.in_reply_to, 998)
-    if row.references:
-        msg["References"] = clean_header(row.references, 998)
+    if in_reply_to := _msg_ids(row.in_reply_to).split(" ")[0]:
+        msg["In-Reply-To"] = in_reply_to
+    if references := _msg_ids(row.references):
+        msg["References"] = references
     msg["Auto-Submitted"] = "auto-replied"          # RFC 3834: never answer this
     msg["X-Auto-Response-Suppress"] = "All"          # Exchange: no out-of-office replies to us
     msg.set_content(row.body_text)
     if row.body_html:
         msg.add_alternative(row.body_html, subtype="html")
+    _check_headers(msg)
     return msg
+
+
+def _check_headers(msg: EmailMessage) -> None:
+    """Refuse a letter whose serialised header block holds anything but the headers we set, once each."""
+    try:
+        head = msg.as_bytes(policy=SMTPUTF8).split(b"\r\n\r\n", 1)[0]
+    except (ValueError, UnicodeError, HeaderParseError) as exc:
+        raise LetterError(f"letter cannot be serialised: {type(exc).__name__}: {exc}") from None
+    names = [line.split(b":", 1)[0].strip().lower().decode("ascii", "replace")
+             for line in head.split(b"\r\n") if line and line[:1] not in b" \t"]
+    extra = [n for n in names if n not in HEADERS]
+    repeated = {n for n in names if names.count(n) > 1}
+    if extra or repeated or not {"from", "to", "auto-submitted"} <= set(names):
+        raise LetterError(f"refusing to send: header block altered (unexpected {sorted(set(extra) | repeated)})")
 
 
 class Relay:
@@ -86,8 +130,9 @@ class Relay:
 class OutboxSender:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], relay: Relay, from_address: str,
                  from_name: str, retry_max_seconds: float = 900.0, batch: int = 20,
-                 claim_seconds: float = 120.0) -> None:
+                 claim_seconds: float = 120.0, max_per_sender: int = 0, window_hours: int = 24) -> None:
         self.sessions, self.relay, self.claim_seconds = sessions, relay, claim_seconds
+        self.max_per_sender, self.window_hours = max_per_sender, window_hours  # 0: no check at send time
         self.from_address, self.from_name = from_address, from_name
         self.retry_max, self.batch = retry_max_seconds, batch
         self.wake = asyncio.Event()
@@ -96,7 +141,8 @@ class OutboxSender:
     async def _claim(self, lease_seconds: float = 120.0) -> list[m.Outbox]:
         """Claim due letters in one statement: UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
         on PostgreSQL keeps two workers off the same rows; on SQLite the single UPDATE is atomic. The lease
-        (status 'sending' until next_attempt_at) keeps others off while the letter is in flight."""
+        (status 'sending' until next_attempt_at) keeps others off while the letter is in flight; its exact
+        timestamp is the claim's token (see _hold)."""
         async with unit_of_work(self.sessions) as session:
             now = dt.datetime.now(dt.timezone.utc)
             due = (select(m.Outbox.id).where(m.Outbox.status.in_(("pending", "sending")),
@@ -114,17 +160,54 @@ class OutboxSender:
                                           .order_by(m.Outbox.id))).scalars().all()
             return list(rows)
 
+    async def _hold(self, row: m.Outbox) -> dt.datetime | None:
+        """Just before sending: renew this worker's lease on the row, compare-and-swap on the lease time it
+        claimed, so a worker whose lease ran out (a slow batch) finds the row taken and skips it rather than
+        sending it a second time. Also re-checks the per-address limit against letters already sent (intake
+        counted before concurrent deliveries committed). Returns the new lease time, or None to skip."""
+        now = dt.datetime.now(dt.timezone.utc)
+        lease = now + dt.timedelta(seconds=self.claim_seconds)
+        async with unit_of_work(self.sessions) as session:
+            held = (await session.execute(
+                update(m.Outbox).where(m.Outbox.id == row.id, m.Outbox.status == "sending",
+                                       m.Outbox.next_attempt_at == row.next_attempt_at)
+                .values(next_attempt_at=lease))).rowcount
+            if held != 1:
+                log.info("letter %s: claimed by another worker meanwhile; skipped", row.id)
+                return None
+            if self.max_per_sender:
+                sent = (await session.execute(select(func.count()).select_from(m.Outbox).where(
+                    m.Outbox.to_addr == row.to_addr, m.Outbox.status == "sent", m.Outbox.id != row.id,
+                    m.Outbox.sent_at >= now - dt.timedelta(hours=self.window_hours)))).scalar_one()
+                if sent >= self.max_per_sender:
+                    await session.execute(update(m.Outbox).where(m.Outbox.id == row.id).values(
+                        status="suppressed", last_error=f"rate limit: {sent} letters sent to this address "
+                                                        f"within {self.window_hours} h (checked at send time)"))
+                    log.warning("letter %s to %s suppressed at send time: rate limit", row.id,
+                                redact_address(row.to_addr))
+                    return None
+        return lease
+
     async def drain_once(self) -> int:
-        """Send what is due; returns how many letters went out."""
+        """Send what is due; returns how many letters went out. One letter's failure, of any kind, is
+        settled on that letter and never holds back the others in the batch."""
         sent = 0
         while rows := await self._claim(self.claim_seconds):
             for row in rows:
-                error = None
+                lease = await self._hold(row)
+                if lease is None:
+                    continue
+                error, permanent = None, False
                 try:
                     await self.relay.send(build_message(row, self.from_address, self.from_name), self.from_address)
                 except RelayError as exc:
                     error = str(exc)
-                await self._settle(row.id, error)
+                except LetterError as exc:
+                    error, permanent = str(exc), True
+                except Exception as exc:  # noqa: BLE001 - e.g. an address the relay's client cannot encode
+                    error, permanent = f"{type(exc).__name__}: {exc}", True
+                if not await self._settle(row.id, lease, error, permanent):
+                    continue
                 if error is None:
                     sent += 1
                     for listener in self.listeners:
@@ -134,21 +217,27 @@ class OutboxSender:
                             log.exception("listener failed after letter %s", row.id)
         return sent
 
-    async def _settle(self, outbox_id: int, error: str | None) -> None:
+    async def _settle(self, outbox_id: int, lease: dt.datetime, error: str | None, permanent: bool = False) -> bool:
+        """Record the outcome, only while this worker still holds the lease it renewed (False otherwise)."""
         async with unit_of_work(self.sessions) as session:
-            row = await session.get(m.Outbox, outbox_id)
+            row = await session.get(m.Outbox, outbox_id, with_for_update=session.bind.dialect.name == "postgresql")
+            if row is None or row.status != "sending" or aware(row.next_attempt_at) != lease:
+                log.warning("letter %s: lease lost before its outcome was recorded (%s)", outbox_id,
+                            "sent" if error is None else error)
+                return False
             now = dt.datetime.now(dt.timezone.utc)
             row.attempts += 1
             if error is None:
                 row.status, row.sent_at, row.last_error = "sent", now, None
                 if row.kind == "acknowledgement" and row.case_id:
                     await self._record_acknowledgement(session, row.case_id, now)
-                return
+                return True
             delay = min(self.retry_max, 15 * 2 ** min(row.attempts, 16))
-            row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+            row.status = "failed" if permanent or row.attempts >= MAX_ATTEMPTS else "pending"
             row.last_error, row.next_attempt_at = error[:500], now + dt.timedelta(seconds=delay)
-            log.warning("letter %s to %s not sent (attempt %d): %s; next try in %ds", row.id,
-                        redact_address(row.to_addr), row.attempts, error, delay)
+            log.warning("letter %s to %s not sent (attempt %d): %s; %s", row.id, redact_address(row.to_addr),
+                        row.attempts, error, "failed for good" if row.status == "failed" else f"next try in {delay}s")
+            return True
 
     async def _record_acknowledgement(self, session: AsyncSession, case_id: int, at: dt.datetime) -> None:
         repo = Repository(session)
