@@ -7,12 +7,16 @@ SMTP 250). The same message seen twice is recorded once. What cannot be parsed i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
@@ -98,9 +102,17 @@ class Intake:
         return [r for r in results if r is not None]
 
     async def quarantine(self, source: str, identity: str | None, reason: str, raw: bytes) -> IntakeResult:
+        """Keep the raw message with the reason. The same message quarantined again (a redelivery, an IMAP
+        retry) updates its row rather than adding one."""
+        key = identity or "sha256:" + hashlib.sha256(raw).hexdigest()[:48]
         async with unit_of_work(self.sessions) as session:
-            row = m.Quarantine(source=source, identity=identity, reason=reason[:2000], raw=raw)
-            session.add(row)
+            row = (await session.execute(select(m.Quarantine).where(
+                m.Quarantine.identity == key, m.Quarantine.status == "held").limit(1))).scalar_one_or_none()
+            if row is None:
+                row = m.Quarantine(source=source, identity=key, reason=reason[:2000], raw=raw)
+                session.add(row)
+            else:
+                row.attempts, row.reason = row.attempts + 1, reason[:2000]
             await session.flush()
             qid = row.id
         log.warning("quarantined message %s from %s: %s", qid, source, reason[:200])
@@ -154,6 +166,9 @@ class Intake:
         return pool.pop(0)
 
     async def _take_alone(self, msg: Inbound, raw: bytes | None, reading: dict[str, Any] | None) -> IntakeResult:
+        """One message in its own transaction. If it cannot be recorded for a reason of its own (text the
+        database refuses, a bug), it is quarantined so the mailbox moves on; if the database itself is
+        unavailable, the error goes up and the caller retries later (SMTP 451, IMAP leaves it unmarked)."""
         try:
             async with unit_of_work(self.sessions) as session:
                 repo = Repository(session)
@@ -161,13 +176,21 @@ class Intake:
                 result = await self._take_in(repo, msg, raw, reading, batch)
                 await self._write(repo, batch)
                 return result
-        except IntegrityError:
+        except IntegrityError as exc:
             # The same message committed by another path (SMTP and IMAP, two workers) a moment ago.
             async with self.sessions() as session:
                 existing = await Repository(session).message_by_identity(msg.identity)
-            if existing is None:
-                raise
-            return IntakeResult("duplicate", "recorded concurrently", None, existing.id)
+            if existing is not None:
+                return IntakeResult("duplicate", "recorded concurrently", None, existing.id)
+            problem: Exception = exc
+        except (OperationalError, InterfaceError, DisconnectionError, TimeoutError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - this message's own problem: keep it aside, go on
+            problem = exc
+        log.error("could not record %s from %s: %s", msg.identity, msg.source, problem)
+        kept = raw if raw is not None else json.dumps(dataclasses.asdict(msg), default=str).encode()
+        return await self.quarantine(msg.source, msg.identity,
+                                     f"could not be recorded: {type(problem).__name__}: {problem}", kept)
 
     async def _told(self, msg: Inbound, result: IntakeResult) -> None:
         if result.kind not in ("new_case", "attach"):

@@ -61,11 +61,20 @@ def route(msg: Inbound, thread_reference: str | None, duplicate_of: str | None =
     return Route("new_case", "a new message")
 
 
+def mailbox_key(address: str) -> str:
+    """The mailbox an address reaches, for comparing with our own: "complaints"@x, complaints+tag@x and
+    complaints@x. (trailing dot) are all complaints@x."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    if not local:
+        return address.strip().lower()
+    return f"{local.strip(chr(34)).split('+', 1)[0]}@{domain.rstrip('.')}"
+
+
 def letters_allowed(to: str | None, ours: set[str], recent_letters: int, limit: int) -> tuple[bool, str]:
     """May we write to `to` now? Never to ourselves, never more than `limit` letters in the window."""
     if not to or "@" not in to:
         return False, "no reply address"
-    if to.lower() in ours:
+    if mailbox_key(to) in {mailbox_key(o) for o in ours}:
         return False, "one of our own addresses (no mail loops)"
     if recent_letters >= limit:
         return False, f"rate limit: {recent_letters} letters to this address in the window (limit {limit})"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Callable, Iterable
 
+from ..core.intake import mailbox_key
+
 DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "noreply-dmarc-support"}
 AUTO_SUBJECT = re.compile(
     r"^\s*(automatic reply|auto(?:matic)?[- ]?reply|auto[- ]?response|out of (?:the )?office|"
@@ -74,11 +76,12 @@ def _autoreply_headers(msg: Message, sender: str, ours: Iterable[str]) -> bool:
 
 
 def _own_address(msg: Message, sender: str, ours: Iterable[str]) -> bool:
-    return sender.lower() in {o.lower() for o in ours}
+    return mailbox_key(sender) in {mailbox_key(o) for o in ours}
 
 
 def _auto_subject(msg: Message, sender: str, ours: Iterable[str]) -> bool:
-    return bool(AUTO_SUBJECT.match(_header(msg, "Subject")))
+    from .parse import decode_words  # "=?utf-8?q?Automatic_reply=3A...?=" is an auto-reply too
+    return bool(AUTO_SUBJECT.match(decode_words(_header(msg, "Subject"))))
 
 
 RULES: tuple[Rule, ...] = (

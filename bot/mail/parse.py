@@ -15,7 +15,7 @@ import email
 import email.policy
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
@@ -134,11 +134,11 @@ def _address(msg: Message, name: str) -> Address | None:
     except Exception:  # noqa: BLE001
         pairs = [parseaddr(raw)]
     for display, addr in pairs:
-        if ADDR_SPEC.fullmatch(addr.strip()):
+        if len(addr.strip()) <= 254 and ADDR_SPEC.fullmatch(addr.strip()):  # RFC 5321: a path is at most 256
             return Address(decode_words(display).strip('" '), addr.strip().lower())
     # A malformed display name (an encoded word holding "@" or ",", which RFC 2047 forbids in a phrase)
     # makes getaddresses split in the wrong place: the <angle-bracketed> address is then the sender.
-    angled = [a for a in re.findall(r"<([^<>\s]+)>", raw) if ADDR_SPEC.fullmatch(a)]
+    angled = [a for a in re.findall(r"<([^<>\s]+)>", raw) if len(a) <= 254 and ADDR_SPEC.fullmatch(a)]
     if angled:
         display = raw[:raw.rfind("<" + angled[-1])]
         return Address(decode_words(display).strip('" '), angled[-1].lower())
@@ -404,6 +404,8 @@ def parse_email(raw: bytes, arrived_at: dt.datetime | None = None, ours: Iterabl
 
 def _understand(msg: Message, raw: bytes, arrived: dt.datetime, ours: tuple[str, ...],
                 max_attachment: int) -> ParsedEmail:
+    # In UTC: SQLite keeps no offset, so an IMAP INTERNALDATE at +01:00 would read back an hour late.
+    arrived = (arrived if arrived.tzinfo else arrived.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
     sender = _address(msg, "From") or _address(msg, "Sender") or _address(msg, "Return-Path")
     if sender is None:
         raise ParseError("no sender (From, Sender and Return-Path are all missing)")
@@ -412,7 +414,8 @@ def _understand(msg: Message, raw: bytes, arrived: dt.datetime, ours: tuple[str,
     date = _parse_date(_raw_header(msg, "Date"))
     ids = _message_ids(_raw_header(msg, "Message-ID"))
     message_id = ids[0] if ids else None
-    identity = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()[:48]
+    if message_id is not None and len(message_id) > 255:  # longer than the identity column holds
+        message_id = None
     references = tuple(dict.fromkeys(_message_ids(_raw_header(msg, "In-Reply-To")) +
                                      _message_ids(_raw_header(msg, "References"))))
     auto = machine_rule(msg, sender.email, ours)
@@ -441,10 +444,34 @@ def _understand(msg: Message, raw: bytes, arrived: dt.datetime, ours: tuple[str,
     if forwarded_by is not None:
         quoted = (quoted + "\n\n" if quoted else "") + f"[forwarded by {forwarded_by}]\n" + body.strip()
     defects = tuple(sorted({type(d).__name__ for d in getattr(msg, "defects", [])}))
-    return ParsedEmail(
+    # Without a Message-ID, the identity is a hash of what the writer sent, not of the raw bytes: the copy a
+    # mailbox server stores carries trace headers (Return-Path, Delivered-To) that the SMTP copy does not.
+    identity = message_id or "sha256:" + hashlib.sha256("\n".join(
+        (sender.email, _raw_header(msg, "Date"), subject, body)).encode("utf-8", "replace")).hexdigest()[:48]
+    return _storable(ParsedEmail(
         identity=identity, message_id=message_id, sender=sender, reply_to=reply_to, complainant=complainant,
         forwarded_by=forwarded_by, subject=subject, date=date, received_at=received_at, text=new, quoted=quoted,
         signature=signature, full_text=body, attachments=tuple(attachments),
         case_reference=find_case_reference(subject, new, quoted), references=references, auto_reply=auto,
-        html_only=html_only, defects=defects)
+        html_only=html_only, defects=defects))
+
+
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database text type holds them
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, tuple):
+        return tuple(_clean(v) for v in value)
+    if isinstance(value, (Address, Attachment)):
+        return replace(value, **{f.name: _clean(getattr(value, f.name)) for f in fields(value)
+                                 if isinstance(getattr(value, f.name), str)})
+    return value
+
+
+def _storable(parsed: ParsedEmail) -> ParsedEmail:
+    """Text a sender's charset label can smuggle in (a NUL, or a lone surrogate from `unicode_escape`) would
+    make the database refuse the whole message: it becomes U+FFFD, as an undecodable byte does."""
+    return replace(parsed, **{f.name: _clean(getattr(parsed, f.name)) for f in fields(parsed)})
 

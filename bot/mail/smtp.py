@@ -42,6 +42,10 @@ class IntakeHandler:
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or (envelope.content if isinstance(envelope.content, bytes) else b"")
+        # We are the final delivery agent: record the envelope sender as Return-Path (RFC 5321 4.4), as a
+        # mailbox server does, so a bounce's null sender <> is seen by the loop rules on this path too.
+        path = (envelope.mail_from or "").strip().strip("<>")
+        raw = f"Return-Path: <{path}>\r\n".encode("utf-8", "replace") + raw
         try:
             result = await self.intake.take_email(raw, "smtp", arrived_at=dt.datetime.now(dt.timezone.utc),
                                                   policy=self.policy)

@@ -253,14 +253,22 @@ async def test_forwarded_mail_names_the_resident_and_writes_to_them(bot):
     assert letter.subject == "Re: Rubbish not collected for 3 weeks and nobody listens [CMP-2026-00001]"
 
 
-async def test_unparseable_mail_is_quarantined_and_the_listener_keeps_going(bot):
+async def test_mail_without_from_takes_the_envelope_sender_and_a_null_sender_is_never_answered(bot):
+    """Over SMTP we are the final delivery agent: the envelope sender is recorded as Return-Path (RFC 5321
+    4.4). A message with no From is the envelope sender's; with the null sender <> it is a bounce."""
     from pathlib import Path
     raw = (Path(__file__).resolve().parent.parent / "data" / "mail" / "no_sender.eml").read_bytes()
-    await send(bot, raw)
-    [q] = await rows(bot.factory, m.Quarantine)
-    assert q.reason.startswith("no sender") and q.raw == raw and q.source == "smtp"
+    await send(bot, raw, mail_from="tenant@example.org")
+    [case] = await rows(bot.factory, m.Case)
+    assert case.resident_email == "tenant@example.org"
+    bounce = email_bytes(message_id="<bounce-1@example.org>", sender="someone@example.org", subject="Undelivered")
+    await send(bot, bounce, mail_from="")
+    [stored] = await rows(bot.factory, m.InboundMessage, m.InboundMessage.identity == "<bounce-1@example.org>")
+    assert stored.auto_reply == "null_return_path" and stored.case_id is None
+    assert stored.raw.startswith(b"Return-Path: <>\r\n") and stored.raw.endswith(bounce)
+    assert [o.to_addr for o in await rows(bot.factory, m.Outbox)] == ["tenant@example.org"]  # one receipt only
     await send(bot, email_bytes())
-    assert len(await rows(bot.factory, m.Case)) == 1
+    assert len(await rows(bot.factory, m.Case)) == 2
 
 
 async def test_with_the_classifier_cases_are_triaged_and_escalations_in_replies_flagged(store, db_url, model):
