@@ -66,6 +66,15 @@ class SmtpListener(_Section):
             raise ValueError(f"must be email addresses (got {bad})")
         return [a.lower() for a in v]
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "SmtpListener":
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("smtp.tls_cert and smtp.tls_key go together: set both (STARTTLS) or neither")
+        for name, path in (("tls_cert", self.tls_cert), ("tls_key", self.tls_key)):
+            if path is not None and not (path if path.is_absolute() else ROOT / path).is_file():
+                raise ValueError(f"smtp.{name}: no such file {path}")
+        return self
+
 
 class OAuth2(_Section):
     """OAuth2 for a hosted mailbox (XOAUTH2). Microsoft 365 app-only access: the client-credentials grant
@@ -244,6 +253,8 @@ class Settings(_Section):
         needed = [(f"imap mailbox {mb.name}", env) for mb in self.imap.mailboxes for env in mb.secrets_needed()]
         if self.relay.host and self.relay.username:
             needed.append(("relay", self.relay.password_env))
+        if self.smtp.enabled and self.smtp.auth_user:
+            needed.append(("smtp.auth_user", "BOT_SMTP_AUTH_PASSWORD"))
         return [f"{env} ({what})" for what, env in needed if not os.environ.get(env)]
 
     @property

@@ -80,7 +80,8 @@ async def start_listener(settings: Any, intake: Any) -> asyncio.AbstractServer:
     """Serve SMTP (or LMTP) inside the running loop; logs where it listens and what it accepts."""
     cfg = settings.smtp
     handler = IntakeHandler(intake, cfg.recipients, cfg.policy, lmtp=cfg.lmtp)
-    tls = _tls_context(str(cfg.tls_cert), str(cfg.tls_key)) if cfg.tls_cert and cfg.tls_key else None
+    tls = (_tls_context(str(settings.resolve(cfg.tls_cert)), str(settings.resolve(cfg.tls_key)))
+           if cfg.tls_cert and cfg.tls_key else None)  # relative paths are from the repository root
     auth = Authenticator(cfg.auth_user, os.environ.get("BOT_SMTP_AUTH_PASSWORD", "")) if cfg.auth_user else None
     protocol = LMTP if cfg.lmtp else SMTP
     loop = asyncio.get_running_loop()

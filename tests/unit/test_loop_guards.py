@@ -31,3 +31,4 @@ def test_arrival_time_with_an_offset_is_kept_in_utc():
     bst = dt.timezone(dt.timedelta(hours=1))
     parsed = parse_email(email_bytes(), arrived_at=dt.datetime(2026, 6, 1, 17, 30, tzinfo=bst))
     assert parsed.received_at.tzinfo == dt.timezone.utc and parsed.received_at.hour == 16
+
