@@ -21,6 +21,7 @@ NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5
 M = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 NUM = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|couple of|few|several)"
 DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+ABOUT = r"(?:(?:about|around|roughly|approximately|approx\.?)\s+)?"  # "since about February"
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("dmy_numeric", re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})\b")),
@@ -30,10 +31,12 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("month_day", re.compile(rf"\b{M}\s+{DAY}\b(?!\s*(?:am|pm|years?|days?|weeks?))", re.I)),
     ("month_year", re.compile(rf"\b(?:in|since|from|back in|during|of|early|late|mid|end of)\s+(?:early\s+|late\s+|mid-?\s*)?{M}\s+(\d{{4}})\b", re.I)),
     ("month_last_year", re.compile(rf"\b{M}\s+(last|this)\s+year\b", re.I)),
-    ("in_month", re.compile(rf"\b(?:in|since|from|back in|during|early|late|mid|start of|end of|beginning of)\s+(?:early\s+|late\s+|mid-?\s*)?{M}\b", re.I)),
+    ("in_month", re.compile(rf"\b(?:in|since|from|back in|during|early|late|mid|start of|end of|beginning of)\s+{ABOUT}(?:early\s+|late\s+|mid-?\s*)?{M}\b", re.I)),
     ("year_only", re.compile(r"\b(?:in|since|from|back in|during)\s+((?:19|20)\d{2})\b", re.I)),
     ("ago", re.compile(rf"\b{NUM}\s+(day|week|month|year|fortnight)s?\s+ago\b", re.I)),
     ("for_duration", re.compile(rf"\b(?:for|over)\s+(?:the\s+(?:last|past)\s+)?(?:about\s+|around\s+|nearly\s+|almost\s+|over\s+)?{NUM}\s+(day|week|month|year|fortnight)s?\b", re.I)),
+    ("past_unit", re.compile(r"\b(?:for|over|in|during)\s+the\s+(?:last|past)\s+(day|week|month|year|fortnight)\b", re.I)),
+    ("since_weekend", re.compile(r"\b(?:since|over|at)\s+the\s+weekend\b", re.I)),
     ("last_unit", re.compile(r"\b(last|this)\s+(week|month|year|weekend|night|winter|summer|spring|autumn)\b", re.I)),
     ("weekday", re.compile(r"\b(?:on|since|last|this)\s+(?:last\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)),
     ("today", re.compile(r"\b(today|this morning|this afternoon|this evening|tonight|just now)\b", re.I)),
@@ -48,7 +51,7 @@ _UNITS = ("day", "week", "month", "year", "fortnight")
 HINTS: dict[str, tuple[str, ...]] = {
     "day_month_year": _MONTH_HINTS, "month_day_year": _MONTH_HINTS, "day_month": _MONTH_HINTS,
     "month_day": _MONTH_HINTS, "month_year": _MONTH_HINTS, "month_last_year": _MONTH_HINTS, "in_month": _MONTH_HINTS,
-    "ago": (" ago",), "for_duration": _UNITS, "last_unit": ("last ", "this "), "weekday": ("day",),
+    "ago": (" ago",), "for_duration": _UNITS, "past_unit": ("last ", "past "), "since_weekend": ("weekend",), "last_unit": ("last ", "this "), "weekday": ("day",),
     "today": ("today", "morning", "afternoon", "evening", "tonight", "just now"), "yesterday": ("yesterday", "last night"),
     "festival": ("christmas", "easter", "new year"), "the_nth": ("the ",), "year_only": ("19", "20"),
 }
@@ -148,6 +151,10 @@ def _resolve(name: str, m: re.Match[str], ref: dt.date) -> dt.date | None:
     if name in ("ago", "for_duration"):
         n = _amount(g[0])
         return _back(ref, n, g[1]) if n else None
+    if name == "past_unit":
+        return _back(ref, 1, g[0].lower())
+    if name == "since_weekend":  # the most recent Saturday before the day of receipt
+        return ref - dt.timedelta(days=(ref.weekday() - 5) % 7 or 7)
     if name == "last_unit":
         which, unit = g[0].lower(), g[1].lower()
         if unit == "night":
