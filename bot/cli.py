@@ -361,6 +361,7 @@ async def quarantine_list(settings, services, as_json: bool) -> None:
 async def quarantine_retry(settings, services, qid: int) -> None:
     """Take quarantined message QID in again (after a fix); it stays quarantined if it still fails."""
     from .components import build_intake, load_classifier
+    from .core.intake import INBOUND_JSON, inbound_from_json
     from storage import models as m
     from storage.db import unit_of_work
     intake = build_intake(settings, services, load_classifier(settings))
@@ -369,18 +370,16 @@ async def quarantine_retry(settings, services, qid: int) -> None:
         if row is None:
             raise ConfigError(f"no quarantined message {qid}")
         raw, source = row.raw, row.source
-    from .mail.parse import parse_email
-    from .core.errors import ParseError
-    try:
-        parse_email(raw, ours=settings.our_addresses)
-    except ParseError as exc:
-        async with unit_of_work(services.sessions) as session:
-            row = await session.get(m.Quarantine, qid)
-            row.attempts += 1
-            row.reason = str(exc)
-        click.echo(f"#{qid} still cannot be parsed: {exc}")
+    if raw.startswith(INBOUND_JSON):  # a Slack or CLI message, kept as JSON
+        result = await intake.take(inbound_from_json(raw))
+    else:
+        result = await intake.take_email(raw, source)
+    if result.kind == "quarantined":  # quarantine() counted the attempt on this row (or holds it in a new one)
+        if result.message_row != qid:
+            async with unit_of_work(services.sessions) as session:
+                (await session.get(m.Quarantine, qid)).status = "released"
+        click.echo(f"#{qid} still cannot be taken in (quarantine #{result.message_row}): {result.why}")
         return
-    result = await intake.take_email(raw, source)
     async with unit_of_work(services.sessions) as session:
         row = await session.get(m.Quarantine, qid)
         row.status, row.attempts = "released", row.attempts + 1

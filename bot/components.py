@@ -69,7 +69,7 @@ async def start_components(settings: Settings, services: Services, stack: AsyncE
         relay = Relay(settings.relay.host, settings.relay.port, starttls=settings.relay.starttls,
                       use_ssl=settings.relay.ssl, username=settings.relay.username,
                       password=settings.relay.password(),
-                      timeout=min(30.0, settings.relay.claim_seconds / 2))  # a send never outlasts its lease
+                      timeout=min(30.0, settings.relay.claim_seconds / 2))  # per SMTP command; the lease is renewed
         sender = running.sender = OutboxSender(services.sessions, relay, settings.relay.from_address,
                                                settings.relay.from_name, settings.relay.retry_max_seconds,
                                                claim_seconds=settings.relay.claim_seconds,

@@ -7,16 +7,14 @@ SMTP 250). The same message seen twice is recorded once. What cannot be parsed i
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
@@ -26,7 +24,7 @@ from storage.repository import NewCase, Repository
 from . import policies
 from .core.clocks import start_stage
 from .core.errors import NotFound, ParseError
-from .core.intake import Inbound, Route, route
+from .core.intake import Inbound, Route, inbound_to_json, route
 from .core.letters import clean_header, greeting_name, long_date
 from .core.lifecycle import Event
 from .logs import redact_address
@@ -34,6 +32,22 @@ from .outbox import LetterConfig, compose_letter, count_letter
 from .service import Services, new_case, now
 
 log = logging.getLogger("bot.intake")
+
+
+def message_fault(exc: BaseException) -> bool:
+    """Is this failure the message's own (text or values the database refuses, a bug on this input), so
+    that retrying cannot help and the message should be set aside? Anything about reaching or using the
+    database (connection lost, shutdown, deadlock, timeouts, pool exhausted) is not: it is retried."""
+    if isinstance(exc, (DataError, IntegrityError)):
+        return True
+    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+    if isinstance(exc, DBAPIError) and sqlstate:  # PostgreSQL: 22 data exception, 23 integrity; the rest
+        return sqlstate[:2] in ("22", "23")        # (08 connection, 40 deadlock, 53 resources, 57 shutdown) is not
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        return isinstance(exc.orig, (UnicodeError, ValueError, TypeError))  # a value the driver cannot send
+    if isinstance(exc, (SQLAlchemyError, OSError, TimeoutError, ConnectionError)):
+        return False
+    return True
 
 
 class Classifier(Protocol):
@@ -183,12 +197,12 @@ class Intake:
             if existing is not None:
                 return IntakeResult("duplicate", "recorded concurrently", None, existing.id)
             problem: Exception = exc
-        except (OperationalError, InterfaceError, DisconnectionError, TimeoutError, OSError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - this message's own problem: keep it aside, go on
+        except Exception as exc:  # noqa: BLE001 - sorted below: the message's fault, or the database's
+            if not message_fault(exc):
+                raise  # a database outage, deadlock or timeout: retried later, never quarantined
             problem = exc
         log.error("could not record %s from %s: %s", msg.identity, msg.source, problem)
-        kept = raw if raw is not None else json.dumps(dataclasses.asdict(msg), default=str).encode()
+        kept = raw if raw is not None else inbound_to_json(msg)
         return await self.quarantine(msg.source, msg.identity,
                                      f"could not be recorded: {type(problem).__name__}: {problem}", kept)
 

@@ -83,14 +83,17 @@ class OAuth2(_Section):
 
     token_url: str
     client_id: str
-    client_secret_env: str = "BOT_IMAP_CLIENT_SECRET"
+    client_secret_env: str = "BOT_IMAP_CLIENT_SECRET"  # "": a public client (refresh-token grant, no secret)
     scope: str = ""
     refresh_token_env: str = ""  # set: refresh-token grant; empty: client-credentials grant
 
     @field_validator("token_url")
     @classmethod
     def _https(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        from urllib.parse import urlsplit
+        url = urlsplit(value)
+        loopback = url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1")
+        if not (url.scheme == "https" and url.hostname) and not loopback:
             raise ValueError("must be an https:// URL (plain http only on loopback, for tests)")
         return value
 
@@ -99,7 +102,7 @@ class OAuth2(_Section):
         return "refresh_token" if self.refresh_token_env else "client_credentials"
 
     def client_secret(self) -> str:
-        return os.environ.get(self.client_secret_env, "")
+        return os.environ.get(self.client_secret_env, "") if self.client_secret_env else ""
 
     def refresh_token(self) -> str:
         return os.environ.get(self.refresh_token_env, "") if self.refresh_token_env else ""
@@ -138,7 +141,7 @@ class Mailbox(_Section):
         if self.auth == "password":
             return [self.password_env]
         assert self.oauth2 is not None
-        return [self.oauth2.client_secret_env] + ([self.oauth2.refresh_token_env] if self.oauth2.refresh_token_env else [])
+        return [env for env in (self.oauth2.client_secret_env, self.oauth2.refresh_token_env) if env]
 
 
 class ImapSection(_Section):

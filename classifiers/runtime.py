@@ -47,8 +47,10 @@ class TriageModel:
         return [self._reading(doc, m) for doc, m in zip(self.nlp.pipe(docs, batch_size=batch_size), messages)]
 
     def _doc(self, text: str) -> Any:
-        """Tokenise here and keep the text on the doc: rebuilding doc.text from its tokens costs 0.5 ms."""
-        doc = self.nlp.make_doc(text)
+        """Tokenise here and keep the text on the doc: rebuilding doc.text from its tokens costs 0.5 ms.
+        An empty message is read as "(empty message)": spaCy's n-gram extraction fails on an empty doc
+        batched with others, which would leave the whole batch without suggestions."""
+        doc = self.nlp.make_doc(text if text.strip() else "(empty message)")
         doc.user_data["text"] = text
         return doc
 

@@ -20,6 +20,7 @@ class OAuthServer:
     refresh_token: str = "refresh-1"
     username: str = "bot"
     expires_in: int = 3600
+    rotate: bool = False  # refresh-token grant: issue a new refresh token and retire the one used
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch seconds)
     grants: list[dict[str, str]] = field(default_factory=list)  # every token request, for assertions
     port: int = 0
@@ -65,8 +66,10 @@ class OAuthServer:
                         return self._reply(400, {"error": "unsupported_grant_type"})
                     token = secrets.token_urlsafe(24)
                     owner.tokens[token] = time.time() + owner.expires_in
-                    return self._reply(200, {"access_token": token, "token_type": "Bearer",
-                                             "expires_in": owner.expires_in})
+                    body = {"access_token": token, "token_type": "Bearer", "expires_in": owner.expires_in}
+                    if grant == "refresh_token" and owner.rotate:
+                        owner.refresh_token = body["refresh_token"] = secrets.token_urlsafe(16)
+                    return self._reply(200, body)
                 if self.path == "/introspect":
                     expiry = owner.tokens.get(form.get("token", ""))
                     if expiry is None or expiry < time.time():

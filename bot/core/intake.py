@@ -7,7 +7,9 @@ decides; the service carries it out in one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,22 @@ def route(msg: Inbound, thread_reference: str | None, duplicate_of: str | None =
     if thread_reference is not None:
         return Route("attach", "reply on an existing case", thread_reference)
     return Route("new_case", "a new message")
+
+
+INBOUND_JSON = b'{"inbound": '  # how a quarantined non-email message (Slack, CLI) starts: see inbound_to_json
+
+
+def inbound_to_json(msg: Inbound) -> bytes:
+    """A message that came in without raw bytes (Slack, CLI), kept in quarantine so it can be retried."""
+    return INBOUND_JSON + json.dumps(dataclasses.asdict(msg), default=str).encode() + b"}"
+
+
+def inbound_from_json(data: bytes) -> Inbound:
+    fields = json.loads(data)["inbound"]
+    fields["received_at"] = dt.datetime.fromisoformat(fields["received_at"])
+    fields["references"] = tuple(fields.get("references") or ())
+    fields["attachments"] = tuple(fields.get("attachments") or ())
+    return Inbound(**fields)
 
 
 def mailbox_key(address: str) -> str:

@@ -33,6 +33,7 @@ class TokenSource:
         self._expires = 0.0
         self._lock = threading.Lock()
         self.fetched = 0  # tokens obtained (for logs and tests)
+        self._refresh_token: str | None = None  # a rotated refresh token, kept in memory only
 
     def token(self) -> str:
         with self._lock:
@@ -49,9 +50,11 @@ class TokenSource:
 
     def _fetch(self) -> tuple[str, float]:
         o = self.oauth
-        form = {"grant_type": o.grant, "client_id": o.client_id, "client_secret": o.client_secret()}
+        form = {"grant_type": o.grant, "client_id": o.client_id}
+        if o.client_secret():
+            form["client_secret"] = o.client_secret()
         if o.grant == "refresh_token":
-            form["refresh_token"] = o.refresh_token()
+            form["refresh_token"] = self._refresh_token or o.refresh_token()
         if o.scope:
             form["scope"] = o.scope
         try:
@@ -67,6 +70,8 @@ class TokenSource:
             detail = body.get("error_description") or body.get("error") or response.reason_phrase
             raise TokenError(f"token endpoint {o.token_url} refused the {o.grant} grant: "
                              f"HTTP {response.status_code} {detail}")
+        if body.get("refresh_token"):  # a provider that rotates refresh tokens: use the newest from now on
+            self._refresh_token = body["refresh_token"]
         lifetime = float(body.get("expires_in") or 3600)
         log.info("imap %s: OAuth2 token obtained (%s grant, valid %.0f s)", self.name, o.grant, lifetime)
         return body["access_token"], lifetime

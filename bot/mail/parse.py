@@ -446,8 +446,13 @@ def _understand(msg: Message, raw: bytes, arrived: dt.datetime, ours: tuple[str,
     defects = tuple(sorted({type(d).__name__ for d in getattr(msg, "defects", [])}))
     # Without a Message-ID, the identity is a hash of what the writer sent, not of the raw bytes: the copy a
     # mailbox server stores carries trace headers (Return-Path, Delivered-To) that the SMTP copy does not.
-    identity = message_id or "sha256:" + hashlib.sha256("\n".join(
-        (sender.email, _raw_header(msg, "Date"), subject, body)).encode("utf-8", "replace")).hexdigest()[:48]
+    if message_id is None:  # the attachments too: the same words with a different photo are a new message
+        files = "\n".join(f"{a.filename}|{a.content_type}|{a.size}|" +
+                          (hashlib.sha256(a.data).hexdigest() if a.data else "") for a in attachments)
+        identity = "sha256:" + hashlib.sha256("\n".join((sender.email, _raw_header(msg, "Date"), subject, body, files))
+                                              .encode("utf-8", "replace")).hexdigest()[:48]
+    else:
+        identity = message_id
     return _storable(ParsedEmail(
         identity=identity, message_id=message_id, sender=sender, reply_to=reply_to, complainant=complainant,
         forwarded_by=forwarded_by, subject=subject, date=date, received_at=received_at, text=new, quoted=quoted,

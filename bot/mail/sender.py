@@ -160,22 +160,29 @@ class OutboxSender:
                                           .order_by(m.Outbox.id))).scalars().all()
             return list(rows)
 
-    async def _hold(self, row: m.Outbox) -> dt.datetime | None:
-        """Just before sending: renew this worker's lease on the row, compare-and-swap on the lease time it
-        claimed, so a worker whose lease ran out (a slow batch) finds the row taken and skips it rather than
-        sending it a second time. Also re-checks the per-address limit against letters already sent (intake
-        counted before concurrent deliveries committed). Returns the new lease time, or None to skip."""
-        now = dt.datetime.now(dt.timezone.utc)
-        lease = now + dt.timedelta(seconds=self.claim_seconds)
+    async def _renew(self, outbox_id: int, lease: dt.datetime) -> dt.datetime | None:
+        """Compare-and-swap on the lease time this worker holds: the new lease time, or None if the row was
+        taken by another worker (its lease ran out) or is no longer being sent."""
+        renewed = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.claim_seconds)
         async with unit_of_work(self.sessions) as session:
             held = (await session.execute(
-                update(m.Outbox).where(m.Outbox.id == row.id, m.Outbox.status == "sending",
-                                       m.Outbox.next_attempt_at == row.next_attempt_at)
-                .values(next_attempt_at=lease))).rowcount
-            if held != 1:
-                log.info("letter %s: claimed by another worker meanwhile; skipped", row.id)
-                return None
-            if self.max_per_sender:
+                update(m.Outbox).where(m.Outbox.id == outbox_id, m.Outbox.status == "sending",
+                                       m.Outbox.next_attempt_at == lease)
+                .values(next_attempt_at=renewed))).rowcount
+        return renewed if held == 1 else None
+
+    async def _hold(self, row: m.Outbox) -> dt.datetime | None:
+        """Just before sending: renew this worker's lease on the row, so a worker whose lease ran out (a slow
+        batch) finds the row taken and skips it rather than sending it a second time. Also re-checks the
+        per-address limit against letters already sent (intake counted before concurrent deliveries
+        committed). Returns the new lease time, or None to skip."""
+        lease = await self._renew(row.id, row.next_attempt_at)
+        if lease is None:
+            log.info("letter %s: claimed by another worker meanwhile; skipped", row.id)
+            return None
+        if self.max_per_sender:
+            now = dt.datetime.now(dt.timezone.utc)
+            async with unit_of_work(self.sessions) as session:
                 sent = (await session.execute(select(func.count()).select_from(m.Outbox).where(
                     m.Outbox.to_addr == row.to_addr, m.Outbox.status == "sent", m.Outbox.id != row.id,
                     m.Outbox.sent_at >= now - dt.timedelta(hours=self.window_hours)))).scalar_one()
@@ -188,6 +195,41 @@ class OutboxSender:
                     return None
         return lease
 
+    async def _send_holding(self, row: m.Outbox, lease: dt.datetime) -> tuple[dt.datetime, str | None, bool]:
+        """Send one letter while renewing its lease every third of the lease period (the relay's timeout is
+        per SMTP command, so a slow relay can take longer than one lease). A renewal in flight is never
+        cancelled: the lease time kept here is always the one in the database. Returns (lease, error,
+        permanent)."""
+        held = {"lease": lease}
+        done = asyncio.Event()
+
+        async def heartbeat() -> None:
+            while not done.is_set():
+                try:
+                    await asyncio.wait_for(done.wait(), timeout=self.claim_seconds / 3)
+                    return
+                except asyncio.TimeoutError:
+                    pass
+                renewed = await self._renew(row.id, held["lease"])
+                if renewed is None:
+                    return
+                held["lease"] = renewed
+
+        beat = asyncio.create_task(heartbeat())
+        error, permanent = None, False
+        try:
+            await self.relay.send(build_message(row, self.from_address, self.from_name), self.from_address)
+        except LetterError as exc:  # this letter can never be built safely: failed at once, with the reason
+            error, permanent = str(exc), True
+        except RelayError as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - anything else: retried with backoff, up to MAX_ATTEMPTS
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            done.set()
+            await beat
+        return held["lease"], error, permanent
+
     async def drain_once(self) -> int:
         """Send what is due; returns how many letters went out. One letter's failure, of any kind, is
         settled on that letter and never holds back the others in the batch."""
@@ -197,15 +239,7 @@ class OutboxSender:
                 lease = await self._hold(row)
                 if lease is None:
                     continue
-                error, permanent = None, False
-                try:
-                    await self.relay.send(build_message(row, self.from_address, self.from_name), self.from_address)
-                except RelayError as exc:
-                    error = str(exc)
-                except LetterError as exc:
-                    error, permanent = str(exc), True
-                except Exception as exc:  # noqa: BLE001 - e.g. an address the relay's client cannot encode
-                    error, permanent = f"{type(exc).__name__}: {exc}", True
+                lease, error, permanent = await self._send_holding(row, lease)
                 if not await self._settle(row.id, lease, error, permanent):
                     continue
                 if error is None:

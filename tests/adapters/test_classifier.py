@@ -97,3 +97,13 @@ def test_needs_review_below_the_threshold(model):
     strict = TriageModel(model.nlp, threshold=0.999)
     r = strict.classify([Message("the door")], "hos-code-2024")[0]
     assert r["suggestion"]["needs_review"]
+
+
+def test_an_empty_message_in_a_batch_does_not_cost_the_others_their_reading(model):
+    """spaCy's n-gram extraction fails on an empty document batched with others; the empty one is read as a
+    placeholder and marked for review like any low-confidence reading."""
+    boiler = Message("The boiler has broken, no heating since Monday", "Boiler")
+    out = model.classify([Message(""), boiler, Message("   ")], "hos-code-2024")
+    alone = model.classify([boiler], "hos-code-2024")[0]
+    assert len(out) == 3 and out[1]["scores"] == alone["scores"]
+    assert out[0]["suggestion"]["needs_review"] and out[2]["suggestion"]["needs_review"]

@@ -142,8 +142,9 @@ def test_settings_need_the_oauth2_table_and_an_https_token_url():
     base = dict(name="x", host="h", username="u", auth="oauth2")
     with pytest.raises(ValueError, match="needs an \\[imap.mailboxes.oauth2\\] table"):
         Mailbox(**base)
-    with pytest.raises(ValueError, match="must be an https:// URL"):
-        Mailbox(**base, oauth2={"token_url": "http://login.example.com/token", "client_id": "c"})
+    for url in ("http://login.example.com/token", "http://localhost.attacker.example/token", "https:///token"):
+        with pytest.raises(ValueError, match="must be an https:// URL"):
+            Mailbox(**base, oauth2={"token_url": url, "client_id": "c"})
 
 
 async def test_the_bot_will_not_start_without_the_secrets_its_mailboxes_need(tmp_path, monkeypatch):
@@ -154,3 +155,18 @@ async def test_the_bot_will_not_start_without_the_secrets_its_mailboxes_need(tmp
                                      "client_id": "c", "client_secret_env": "NOPE_SECRET"}}]})
     with pytest.raises(ConfigError, match=r"not set in the environment: NOPE_SECRET \(imap mailbox hosted\)"):
         await run_forever(settings)
+
+
+async def test_a_rotated_refresh_token_is_used_for_the_next_refresh(oauth, oauth_dovecot, monkeypatch):
+    mb = mailbox(oauth_dovecot, oauth, "rotating", monkeypatch, refresh=True)
+    oauth.rotate, oauth.expires_in, first_refresh = True, 30, oauth.refresh_token  # 30 s: renewed every time
+    try:
+        tokens = TokenSource(mb.oauth2, mb.name)
+        tokens.token()
+        tokens.token()  # the provider retired the refresh token from the environment after the first use
+        used = [g["refresh_token"] for g in oauth.grants[-2:]]
+        assert used[0] == first_refresh and used[1] != first_refresh and tokens.fetched == 2
+        with IMAPClient("127.0.0.1", port=oauth_dovecot.port, ssl=False) as c:
+            login(c, mb, tokens)
+    finally:
+        oauth.rotate, oauth.expires_in, oauth.refresh_token = False, 3600, first_refresh

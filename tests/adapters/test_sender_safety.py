@@ -165,3 +165,38 @@ async def test_the_per_address_limit_is_checked_again_at_send_time(store, relay_
     async with factory() as s:
         statuses = sorted(r.status for r in (await s.execute(select(m.Outbox))).scalars())
     assert statuses == ["sent", "sent", "sent", "suppressed", "suppressed"] and len(sink.received) == 3
+
+
+async def test_a_send_longer_than_the_lease_keeps_its_lease_and_goes_out_once(store, relay_sink):
+    engine, factory = store
+    case = await _case(factory)
+    async with factory.begin() as s:
+        s.add(m.Outbox(case_id=case.id, kind="receipt", to_addr="slow@example.org", subject="s", body_text="x",
+                       message_id="<slow@localhost>"))
+    sink, port = relay_sink(delay=3.0)  # the relay takes 3 s to accept; the lease is 1.5 s
+
+    def sender():
+        return OutboxSender(factory, Relay("127.0.0.1", port, starttls=False, timeout=10), "complaints@localhost",
+                            "Team", claim_seconds=1.5)
+
+    async def later():
+        await asyncio.sleep(2.0)  # worker A's first lease has run out by now, but A renewed it
+        return await sender().drain_once()
+    sent = await asyncio.gather(sender().drain_once(), later())
+    assert sent == [1, 0] and [r[0] for r in sink.received] == [["slow@example.org"]]
+
+
+async def test_an_unexpected_send_error_is_retried_not_failed_for_good(store):
+    engine, factory = store
+    case = await _case(factory)
+    async with factory.begin() as s:
+        s.add(m.Outbox(case_id=case.id, kind="receipt", to_addr="r@example.org", subject="s", body_text="x",
+                       message_id="<odd@localhost>"))
+
+    class OddRelay:  # stands in for the relay adapter: a failure that is neither a refusal nor the letter's
+        async def send(self, msg, envelope_from):
+            raise UnicodeEncodeError("ascii", "£", 0, 1, "relay password not ASCII")
+    assert await OutboxSender(factory, OddRelay(), "complaints@localhost", "Team").drain_once() == 0
+    async with factory() as s:
+        row = (await s.execute(select(m.Outbox))).scalar_one()
+    assert (row.status, row.attempts) == ("pending", 1) and "UnicodeEncodeError" in row.last_error
