@@ -111,9 +111,11 @@ class Intake:
                 good.append((i, self._inbound(raw, source, arrived, policy), raw))
             except ParseError as exc:
                 results[i] = await self.quarantine(source, None, str(exc), raw)
-        for (i, _, _), result in zip(good, await self.take_many([(msg, raw) for _, msg, raw in good])):
+        for (i, _, _), result in zip(good, await self.take_many([(msg, raw) for _, msg, raw in good]), strict=True):
             results[i] = result
-        return [r for r in results if r is not None]
+        if any(r is None for r in results):  # never: the reader pairs results with UIDs by position
+            raise RuntimeError("intake lost track of a message in a batch")
+        return results  # type: ignore[return-value]
 
     async def quarantine(self, source: str, identity: str | None, reason: str, raw: bytes) -> IntakeResult:
         """Keep the raw message with the reason. The same message quarantined again (a redelivery, an IMAP

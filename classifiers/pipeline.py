@@ -15,7 +15,7 @@ from spacy.language import Language
 
 from bot.core.policy import LABELS, REASONS
 
-from . import bow  # noqa: F401 - registers complaints.TextCatNormBOW.v1
+from . import bow as _norm_bow  # noqa: F401 - registers complaints.TextCatNormBOW.v1
 from . import signals  # noqa: F401 - registers the signal_rules factory
 
 HASH_ROWS = 2 ** 17  # hashed n-gram table: 131,072 rows keeps the model near 3 MB on disk

@@ -179,7 +179,7 @@ class MailboxReader:
             for start_batch in range(0, len(items), INTAKE_BATCH):
                 results += self._await(self.intake.take_emails(items[start_batch:start_batch + INTAKE_BATCH],
                                                                self.source, policy=self.mb.policy))
-            for uid, result in zip(present, results):
+            for uid, result in zip(present, results, strict=True):  # one result per message, in order
                 if result.kind == "quarantined":
                     self.stats.quarantined += 1
                     quarantined.append(uid)
