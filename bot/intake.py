@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
-from storage.db import unit_of_work
+from storage.db import message_fault, unit_of_work
 from storage.repository import NewCase, Repository
 
 from . import policies
@@ -32,22 +32,6 @@ from .outbox import LetterConfig, compose_letter, count_letter
 from .service import Services, new_case, now
 
 log = logging.getLogger("bot.intake")
-
-
-def message_fault(exc: BaseException) -> bool:
-    """Is this failure the message's own (text or values the database refuses, a bug on this input), so
-    that retrying cannot help and the message should be set aside? Anything about reaching or using the
-    database (connection lost, shutdown, deadlock, timeouts, pool exhausted) is not: it is retried."""
-    if isinstance(exc, (DataError, IntegrityError)):
-        return True
-    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
-    if isinstance(exc, DBAPIError) and sqlstate:  # PostgreSQL: 22 data exception, 23 integrity; the rest
-        return sqlstate[:2] in ("22", "23")        # (08 connection, 40 deadlock, 53 resources, 57 shutdown) is not
-    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
-        return isinstance(exc.orig, (UnicodeError, ValueError, TypeError))  # a value the driver cannot send
-    if isinstance(exc, (SQLAlchemyError, OSError, TimeoutError, ConnectionError)):
-        return False
-    return True
 
 
 class Classifier(Protocol):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
 from storage.db import unit_of_work
-from storage.repository import CaseRecord, Repository, aware
+from storage.repository import CaseRecord, NewCase, Repository, aware
 
 from .core.calendar import WorkingCalendar
 from .core.lifecycle import Case, Event
@@ -70,7 +70,8 @@ class Services:
             reference = await repo.next_reference(policy.calendar(region).local(received_at).year)
         case, opened = new_case(reference, policy=policy, channel=channel, received_at=received_at, region=region,
                                 events=events, suggestion_args=suggestion_args, **fields)
-        return await repo.create_case(case, opened, channel=channel, **fields)
+        ids = await repo.insert_cases([NewCase(case, opened, {"channel": channel, **fields})])
+        return await repo.get_by_id(ids[reference])
 
     async def decide(self, reference: str, decision: str, by: str, reason: str | None = None,
                      channel: str = "cli", consent: bool | None = None, at: dt.datetime | None = None) -> dict:

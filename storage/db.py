@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -47,6 +48,22 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with factory() as session:
         async with session.begin():
             yield session
+
+
+def message_fault(exc: BaseException) -> bool:
+    """Is this failure the message's own (text or values the database refuses, a bug on this input), so
+    that retrying cannot help and the message should be set aside? Anything about reaching or using the
+    database (connection lost, shutdown, deadlock, timeouts, pool exhausted) is not: it is retried."""
+    if isinstance(exc, (DataError, IntegrityError)):
+        return True
+    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+    if isinstance(exc, DBAPIError) and sqlstate:  # PostgreSQL: 22 data exception, 23 integrity; the rest
+        return sqlstate[:2] in ("22", "23")        # (08 connection, 40 deadlock, 53 resources, 57 shutdown) is not
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        return isinstance(exc.orig, (UnicodeError, ValueError, TypeError))  # a value the driver cannot send
+    if isinstance(exc, (SQLAlchemyError, OSError, TimeoutError, ConnectionError)):
+        return False
+    return True
 
 
 def _alembic_config(connection: Connection) -> Config:

@@ -101,14 +101,6 @@ class Repository:
     def _case_query(self) -> Select[tuple[m.Case]]:
         return select(m.Case).options(selectinload(m.Case.clocks))
 
-    async def create_case(self, case: DomainCase, events: Sequence[DomainEvent], **fields: Any) -> CaseRecord:
-        row = m.Case(reference=case.reference, policy=case.policy.id, region=case.region, stage=case.stage,
-                     status=case.status, received_at=case.received_at, clocks=[], **fields)
-        self.session.add(row)
-        record = CaseRecord(row, case)
-        await self.save(record, events)
-        return record
-
     async def get(self, reference: str, for_update: bool = False) -> CaseRecord:
         query = self._case_query().where(m.Case.reference == reference.upper().strip())
         if for_update and self.dialect == "postgresql":

@@ -28,6 +28,7 @@ from storage.db import unit_of_work
 from storage.repository import Repository, aware
 
 from ..core.errors import BotError
+from ..core.intake import letters_allowed
 from ..core.letters import clean_header
 from ..logs import redact_address
 
@@ -186,10 +187,10 @@ class OutboxSender:
                 sent = (await session.execute(select(func.count()).select_from(m.Outbox).where(
                     m.Outbox.to_addr == row.to_addr, m.Outbox.status == "sent", m.Outbox.id != row.id,
                     m.Outbox.sent_at >= now - dt.timedelta(hours=self.window_hours)))).scalar_one()
-                if sent >= self.max_per_sender:
+                ok, why = letters_allowed(row.to_addr, set(), sent, self.max_per_sender)
+                if not ok:
                     await session.execute(update(m.Outbox).where(m.Outbox.id == row.id).values(
-                        status="suppressed", last_error=f"rate limit: {sent} letters sent to this address "
-                                                        f"within {self.window_hours} h (checked at send time)"))
+                        status="suppressed", last_error=f"{why} (checked at send time)"))
                     log.warning("letter %s to %s suppressed at send time: rate limit", row.id,
                                 redact_address(row.to_addr))
                     return None

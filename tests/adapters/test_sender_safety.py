@@ -86,23 +86,21 @@ async def test_resident_text_cannot_add_headers_recipients_or_a_body(store, db_u
         assert [a.addr_spec for a in letter["To"].addresses] == rcpts  # the To header names only the recipient
 
 
-async def _case(factory) -> m.Case:
+async def _letters(factory, letters: list[tuple[str, str]]) -> None:
+    """A case with pending letters: (recipient, message id) each."""
     async with factory.begin() as s:
         case = m.Case(reference="CMP-2026-00001", policy="hos-code-2024", status="received", channel="email",
                       received_at=dt.datetime.now(UTC))
         s.add(case)
-    return case
+        for to_addr, message_id in letters:
+            s.add(m.Outbox(case=case, kind="receipt", to_addr=to_addr, subject="s", body_text="x",
+                           message_id=message_id))
 
 
 async def test_an_unbuildable_letter_fails_alone_and_the_rest_of_the_batch_goes_out(store, relay_sink):
     engine, factory = store
-    case = await _case(factory)
-    async with factory.begin() as s:
-        s.add(m.Outbox(case_id=case.id, kind="receipt", to_addr="bad@@example.org", subject="s", body_text="x",
-                       message_id="<poison@localhost>"))
-        for i in range(3):
-            s.add(m.Outbox(case_id=case.id, kind="receipt", to_addr=f"r{i}@example.org", subject="s", body_text="x",
-                           message_id=f"<ok-{i}@localhost>"))
+    await _letters(factory, [("bad@@example.org", "<poison@localhost>")] +
+                   [(f"r{i}@example.org", f"<ok-{i}@localhost>") for i in range(3)])
     sink, port = relay_sink()
     sender = OutboxSender(factory, Relay("127.0.0.1", port, starttls=False), "complaints@localhost", "Team")
     assert await sender.drain_once() == 3
@@ -128,11 +126,7 @@ def test_a_letter_with_a_header_block_we_did_not_write_is_refused():
 
 async def test_a_worker_whose_lease_ran_out_does_not_send_the_letter_again(store, relay_sink):
     engine, factory = store
-    case = await _case(factory)
-    async with factory.begin() as s:
-        for i in range(4):
-            s.add(m.Outbox(case_id=case.id, kind="receipt", to_addr=f"r{i}@example.org", subject="s", body_text="x",
-                           message_id=f"<lease-{i}@localhost>"))
+    await _letters(factory, [(f"r{i}@example.org", f"<lease-{i}@localhost>") for i in range(4)])
     sink, port = relay_sink(delay=1.0)  # a slow relay: worker A's batch outlasts its 2 s lease
 
     def sender():
@@ -153,11 +147,8 @@ async def test_a_worker_whose_lease_ran_out_does_not_send_the_letter_again(store
 
 async def test_the_per_address_limit_is_checked_again_at_send_time(store, relay_sink):
     engine, factory = store
-    case = await _case(factory)
-    async with factory.begin() as s:  # queued by concurrent deliveries that each saw a count of 0
-        for i in range(5):
-            s.add(m.Outbox(case_id=case.id, kind="receipt", to_addr="same@example.org", subject="s", body_text="x",
-                           message_id=f"<rate-{i}@localhost>"))
+    await _letters(factory, [("same@example.org", f"<rate-{i}@localhost>") for i in range(5)])  # queued by
+    # concurrent deliveries that each saw a count of 0
     sink, port = relay_sink()
     sender = OutboxSender(factory, Relay("127.0.0.1", port, starttls=False), "complaints@localhost", "Team",
                           max_per_sender=3, window_hours=24)
@@ -169,10 +160,7 @@ async def test_the_per_address_limit_is_checked_again_at_send_time(store, relay_
 
 async def test_a_send_longer_than_the_lease_keeps_its_lease_and_goes_out_once(store, relay_sink):
     engine, factory = store
-    case = await _case(factory)
-    async with factory.begin() as s:
-        s.add(m.Outbox(case_id=case.id, kind="receipt", to_addr="slow@example.org", subject="s", body_text="x",
-                       message_id="<slow@localhost>"))
+    await _letters(factory, [("slow@example.org", "<slow@localhost>")])
     sink, port = relay_sink(delay=3.0)  # the relay takes 3 s to accept; the lease is 1.5 s
 
     def sender():
@@ -188,11 +176,7 @@ async def test_a_send_longer_than_the_lease_keeps_its_lease_and_goes_out_once(st
 
 async def test_an_unexpected_send_error_is_retried_not_failed_for_good(store):
     engine, factory = store
-    case = await _case(factory)
-    async with factory.begin() as s:
-        s.add(m.Outbox(case_id=case.id, kind="receipt", to_addr="r@example.org", subject="s", body_text="x",
-                       message_id="<odd@localhost>"))
-
+    await _letters(factory, [("r@example.org", "<odd@localhost>")])
     class OddRelay:  # stands in for the relay adapter: a failure that is neither a refusal nor the letter's
         async def send(self, msg, envelope_from):
             raise UnicodeEncodeError("ascii", "£", 0, 1, "relay password not ASCII")

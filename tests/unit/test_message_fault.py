@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 
-from bot.intake import message_fault
+from storage.db import message_fault
 
 DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
 
